@@ -1,5 +1,8 @@
 """Build the two C extensions.  The engine sources are every .c file in
-src/libmeliae/ (the one list both this file and the Makefile read)."""
+src/libmeliae/ (the one list both this file and the Makefile read).
+
+Environment knobs: MELIAE_WERROR=1 (warnings are errors), MELIAE_CFLAGS and
+MELIAE_LDFLAGS (extra flags, e.g. sanitizers), MELIAE_NO_ZSTD=1."""
 import glob
 import os
 import sys
@@ -32,11 +35,14 @@ extra = os.environ.get("MELIAE_CFLAGS")
 if extra:
     cflags += extra.split()
 
+ldflags = os.environ.get("MELIAE_LDFLAGS", "").split()
+
 common = dict(
     include_dirs=["src/libmeliae"],
     define_macros=macros,
     libraries=libs,
     extra_compile_args=cflags,
+    extra_link_args=ldflags,
 )
 
 setup(
