@@ -1,0 +1,1465 @@
+/*
+ * _engine.c - the Python binding of libmeliae.
+ *
+ * A thin layer: each entry point converts its arguments, calls one libmeliae
+ * function and converts the result.  The algorithms live in the engine; the
+ * classic API (meliae.loader) and the command line are written in Python on
+ * top of this module.
+ *
+ * Types (heap types, created per module with PyType_FromModuleAndSpec):
+ *   Graph   - owns one mel_graph; objects are addressed by dense index.
+ *   Loader  - owns one mel_loader: feed() byte chunks, finish() -> Graph.
+ * Module state holds both types and the DumpError exception.
+ *
+ * Errors: raise_status() is the one place MEL_E* codes become Python
+ * exceptions.  Long engine calls release the GIL; the progress callback takes
+ * it back every progress_every lines to run the Python callback and to check
+ * for signals (a pending KeyboardInterrupt cancels the engine call).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "meliae.h"
+
+/* ---------------------------------------------------------------------- */
+/* Module state                                                            */
+/* ---------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject *graph_type;  /* owned: the Graph heap type */
+    PyObject *loader_type; /* owned: the Loader heap type */
+    PyObject *dump_error;  /* owned: meliae.loader.DumpError (ValueError subclass) */
+} engine_state;
+
+static engine_state *get_state(PyObject *module)
+{
+    return (engine_state *)PyModule_GetState(module);
+}
+
+static engine_state *state_of_type(PyTypeObject *tp)
+{
+    return (engine_state *)PyType_GetModuleState(tp);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Errors                                                                  */
+/* ---------------------------------------------------------------------- */
+
+/* Raises the DumpError for a located engine error.  Its str() is
+ * "SOURCE:LINE:COLUMN: message[: detail]".  Returns NULL. */
+static PyObject *raise_dump_error(engine_state *st, int code, const mel_error *err,
+                                  const char *source)
+{
+    PyObject *text = NULL, *exc = NULL, *val = NULL;
+    const char *msg = (err && err->msg) ? err->msg : mel_strerror(code);
+    const char *detail = (err && err->detail[0]) ? err->detail : NULL;
+    const char *src = source ? source : "<input>";
+    unsigned long long line = err ? (unsigned long long)err->line : 0;
+    unsigned long long col = err ? (unsigned long long)err->column : 0;
+
+    if (line && col)
+        text = PyUnicode_FromFormat("%s:%llu:%llu: %s%s%s", src, line, col, msg,
+                                    detail ? ": " : "", detail ? detail : "");
+    else if (line)
+        text = PyUnicode_FromFormat("%s:%llu: %s%s%s", src, line, msg, detail ? ": " : "",
+                                    detail ? detail : "");
+    else
+        text = PyUnicode_FromFormat("%s: %s%s%s", src, msg, detail ? ": " : "",
+                                    detail ? detail : "");
+    if (!text)
+        goto done;
+    exc = PyObject_CallOneArg(st->dump_error, text);
+    if (!exc)
+        goto done;
+#define SET_ATTR(name, expr)                                   \
+    do {                                                       \
+        val = (expr);                                          \
+        if (!val || PyObject_SetAttrString(exc, name, val) < 0) \
+            goto done;                                         \
+        Py_CLEAR(val);                                         \
+    } while (0)
+    SET_ATTR("filename", PyUnicode_DecodeFSDefault(src));
+    SET_ATTR("line", PyLong_FromUnsignedLongLong(line));
+    SET_ATTR("column", PyLong_FromUnsignedLongLong(col));
+    SET_ATTR("code", PyLong_FromLong(code));
+    SET_ATTR("reason", PyUnicode_FromFormat("%s%s%s", msg, detail ? ": " : "",
+                                            detail ? detail : ""));
+#undef SET_ATTR
+    PyErr_SetObject(st->dump_error, exc);
+done:
+    Py_XDECREF(val);
+    Py_XDECREF(exc);
+    Py_XDECREF(text);
+    return NULL;
+}
+
+/* Maps a MEL_E* status to a Python exception and returns NULL.  If a Python
+ * exception is already set (a progress callback raised, or a signal handler
+ * did), that exception wins. */
+static PyObject *raise_status(engine_state *st, int code, const mel_error *err,
+                              const char *source)
+{
+    const char *detail = (err && err->detail[0]) ? err->detail : NULL;
+
+    if (PyErr_Occurred())
+        return NULL;
+    switch (code) {
+    case MEL_ENOMEM:
+        return PyErr_NoMemory();
+    case MEL_EIO:
+        if (err && err->sys_errno) {
+            errno = err->sys_errno;
+            if (source && strcmp(source, "-") != 0)
+                return PyErr_SetFromErrnoWithFilename(PyExc_OSError, source);
+            return PyErr_SetFromErrno(PyExc_OSError);
+        }
+        PyErr_Format(PyExc_OSError, "%s%s%s", mel_strerror(code), detail ? ": " : "",
+                     detail ? detail : "");
+        return NULL;
+    case MEL_ECANCELED:
+        PyErr_SetNone(PyExc_KeyboardInterrupt);
+        return NULL;
+    case MEL_EINVAL:
+        PyErr_Format(PyExc_ValueError, "%s%s%s", mel_strerror(code), detail ? ": " : "",
+                     detail ? detail : "");
+        return NULL;
+    case MEL_ENOTFOUND:
+        PyErr_SetString(PyExc_KeyError, detail ? detail : mel_strerror(code));
+        return NULL;
+    default:
+        return raise_dump_error(st, code, err, source);
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Progress                                                                */
+/* ---------------------------------------------------------------------- */
+
+/* State shared between a GIL-releasing engine call and progress_cb. */
+typedef struct {
+    PyObject *callback;     /* borrowed; None or NULL = no callback */
+    PyThreadState *tstate;  /* saved thread state while the GIL is released, else NULL */
+} progress_ctx;
+
+/* Engine progress callback: takes the GIL back, checks signals, calls the
+ * Python callback as callback(phase, lines, objects, bytes_read, bytes_total).
+ * Returns nonzero (cancel) when either raised; the exception stays set. */
+static int progress_cb(void *ctx, const mel_progress *p)
+{
+    progress_ctx *pc = ctx;
+    int stop = 0;
+    PyObject *r;
+
+    if (pc->tstate)
+        PyEval_RestoreThread(pc->tstate);
+    if (PyErr_CheckSignals() < 0) {
+        stop = 1;
+    } else if (pc->callback && pc->callback != Py_None) {
+        r = PyObject_CallFunction(pc->callback, "sKKKK", p->phase ? p->phase : "",
+                                  (unsigned long long)p->lines, (unsigned long long)p->objects,
+                                  (unsigned long long)p->bytes_read,
+                                  (unsigned long long)p->bytes_total);
+        if (!r)
+            stop = 1;
+        Py_XDECREF(r);
+    }
+    if (pc->tstate)
+        pc->tstate = PyEval_SaveThread();
+    return stop;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Graph                                                                   */
+/* ---------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    mel_graph *g; /* owned; NULL only while being constructed */
+    int busy;     /* an engine call runs without the GIL: refuse others */
+} GraphObject;
+
+static PyObject *graph_wrap(engine_state *st, mel_graph *g)
+{
+    GraphObject *self = PyObject_New(GraphObject, (PyTypeObject *)st->graph_type);
+
+    if (!self) {
+        mel_graph_free(g);
+        return NULL;
+    }
+    self->g = g;
+    self->busy = 0;
+    return (PyObject *)self;
+}
+
+static void graph_dealloc(GraphObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+
+    mel_graph_free(self->g);
+    self->g = NULL;
+    PyObject_Free(self);
+    Py_DECREF(tp);
+}
+
+static int graph_check(GraphObject *self)
+{
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "graph is busy in another thread");
+        return -1;
+    }
+    return 0;
+}
+
+static engine_state *graph_state(GraphObject *self)
+{
+    return state_of_type(Py_TYPE(self));
+}
+
+/* Converts an index argument; accepts records and missing nodes.
+ * Returns 0, or -1 with IndexError/TypeError set. */
+static int index_arg(GraphObject *self, PyObject *arg, uint32_t *out)
+{
+    unsigned long long v;
+    uint64_t n;
+
+    if (graph_check(self) < 0)
+        return -1;
+    v = PyLong_AsUnsignedLongLong(arg);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear(); /* a negative or huge index is simply out of range */
+            PyErr_SetString(PyExc_IndexError, "object index out of range");
+        }
+        return -1;
+    }
+    n = (uint64_t)mel_graph_count(self->g) + mel_graph_missing(self->g);
+    if (v >= n) {
+        PyErr_SetString(PyExc_IndexError, "object index out of range");
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* Converts an iterable of indexes into a PyMem-allocated array.
+ * Returns 0 (caller frees *out with PyMem_Free) or -1 with an exception. */
+static int index_array(GraphObject *self, PyObject *seq, uint32_t **out, size_t *n)
+{
+    PyObject *fast = NULL;
+    Py_ssize_t i, len;
+    int rc = -1;
+
+    *out = NULL;
+    *n = 0;
+    if (seq == Py_None)
+        return 0;
+    fast = PySequence_Fast(seq, "expected an iterable of object indexes");
+    if (!fast)
+        goto done;
+    len = PySequence_Fast_GET_SIZE(fast);
+    *out = PyMem_New(uint32_t, len ? (size_t)len : 1);
+    if (!*out) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (i = 0; i < len; i++) {
+        if (index_arg(self, PySequence_Fast_GET_ITEM(fast, i), &(*out)[i]) < 0)
+            goto done;
+    }
+    *n = (size_t)len;
+    rc = 0;
+done:
+    if (rc < 0) {
+        PyMem_Free(*out);
+        *out = NULL;
+    }
+    Py_XDECREF(fast);
+    return rc;
+}
+
+static PyObject *index_list(const uint32_t *idx, size_t n)
+{
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    size_t k;
+
+    if (!list)
+        return NULL;
+    for (k = 0; k < n; k++) {
+        PyObject *v = PyLong_FromUnsignedLong(idx[k]);
+        if (!v) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)k, v);
+    }
+    return list;
+}
+
+static PyObject *address_list(const mel_graph *g, const uint32_t *idx, size_t n)
+{
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    size_t k;
+
+    if (!list)
+        return NULL;
+    for (k = 0; k < n; k++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(mel_graph_address(g, idx[k]));
+        if (!v) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)k, v);
+    }
+    return list;
+}
+
+static PyObject *decode_text(const char *s, size_t len)
+{
+    return PyUnicode_DecodeUTF8(s ? s : "", (Py_ssize_t)len, "surrogatepass");
+}
+
+/* --- counts ------------------------------------------------------------ */
+
+static PyObject *graph_count(GraphObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (graph_check(self) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLong(mel_graph_count(self->g));
+}
+
+static PyObject *graph_missing(GraphObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (graph_check(self) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLong(mel_graph_missing(self->g));
+}
+
+static PyObject *graph_live(GraphObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (graph_check(self) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLong(mel_graph_live(self->g));
+}
+
+static PyObject *graph_memory(GraphObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (graph_check(self) < 0)
+        return NULL;
+    return PyLong_FromSize_t(mel_graph_memory(self->g));
+}
+
+static PyObject *graph_has_parents(GraphObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (graph_check(self) < 0)
+        return NULL;
+    return PyBool_FromLong(mel_graph_has_parents(self->g));
+}
+
+static PyObject *graph_has_dominators(GraphObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (graph_check(self) < 0)
+        return NULL;
+    return PyBool_FromLong(mel_graph_has_dominators(self->g));
+}
+
+static PyObject *graph_type_count(GraphObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (graph_check(self) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLong(mel_graph_type_count(self->g));
+}
+
+/* --- per-object accessors ---------------------------------------------- */
+
+static PyObject *graph_lookup(GraphObject *self, PyObject *arg)
+{
+    unsigned long long a;
+    uint32_t i;
+
+    if (graph_check(self) < 0)
+        return NULL;
+    a = PyLong_AsUnsignedLongLong(arg);
+    if (a == (unsigned long long)-1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            return NULL;
+        PyErr_Clear(); /* negative or beyond 64 bits: no object has that address */
+        Py_RETURN_NONE;
+    }
+    i = mel_graph_lookup(self->g, (uint64_t)a);
+    if (i == MEL_NONE)
+        Py_RETURN_NONE;
+    return PyLong_FromUnsignedLong(i);
+}
+
+static PyObject *graph_address(GraphObject *self, PyObject *arg)
+{
+    uint32_t i;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(mel_graph_address(self->g, i));
+}
+
+static PyObject *graph_type_id(GraphObject *self, PyObject *arg)
+{
+    uint32_t i;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLong(mel_graph_type(self->g, i));
+}
+
+static PyObject *graph_type_name_of(GraphObject *self, PyObject *arg)
+{
+    unsigned long t;
+    size_t len = 0;
+    const char *s;
+
+    if (graph_check(self) < 0)
+        return NULL;
+    t = PyLong_AsUnsignedLong(arg);
+    if (t == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    if (t >= mel_graph_type_count(self->g)) {
+        PyErr_SetString(PyExc_IndexError, "type id out of range");
+        return NULL;
+    }
+    s = mel_graph_type_name(self->g, (uint32_t)t, &len);
+    return decode_text(s, len);
+}
+
+static PyObject *graph_type_name(GraphObject *self, PyObject *arg)
+{
+    uint32_t i;
+    size_t len = 0;
+    const char *s;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    s = mel_graph_type_name(self->g, mel_graph_type(self->g, i), &len);
+    return decode_text(s, len);
+}
+
+static PyObject *graph_type_intern(GraphObject *self, PyObject *arg)
+{
+    Py_ssize_t len;
+    const char *s;
+    uint32_t t;
+
+    if (graph_check(self) < 0)
+        return NULL;
+    s = PyUnicode_AsUTF8AndSize(arg, &len);
+    if (!s)
+        return NULL;
+    t = mel_graph_type_intern(self->g, s, (size_t)len);
+    if (t == MEL_NONE)
+        return PyErr_NoMemory();
+    return PyLong_FromUnsignedLong(t);
+}
+
+static PyObject *graph_size(GraphObject *self, PyObject *arg)
+{
+    uint32_t i;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(mel_graph_size(self->g, i));
+}
+
+static PyObject *graph_length(GraphObject *self, PyObject *arg)
+{
+    uint32_t i;
+    int64_t n;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    n = mel_graph_len(self->g, i);
+    if (n < 0)
+        Py_RETURN_NONE;
+    return PyLong_FromLongLong(n);
+}
+
+static PyObject *graph_flags(GraphObject *self, PyObject *arg)
+{
+    uint32_t i;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLong(mel_graph_flags(self->g, i));
+}
+
+static PyObject *graph_kv_pairs(GraphObject *self, PyObject *arg)
+{
+    uint32_t i;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLong(mel_graph_kv_pairs(self->g, i));
+}
+
+/* value(i) -> None | str | int | bool.  Text is the engine's UTF-8 (WTF-8
+ * for lone surrogates), decoded with surrogatepass. */
+static PyObject *graph_value(GraphObject *self, PyObject *arg)
+{
+    uint32_t i;
+    mel_value v;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    memset(&v, 0, sizeof v);
+    mel_graph_value(self->g, i, &v);
+    switch (v.kind) {
+    case MEL_VALUE_TEXT:
+        return decode_text(v.text, v.text_len);
+    case MEL_VALUE_INT:
+        return PyLong_FromLongLong(v.i);
+    case MEL_VALUE_BOOL:
+        return PyBool_FromLong(v.i != 0);
+    default:
+        Py_RETURN_NONE;
+    }
+}
+
+/* value_is_name(i) -> bool: the value came from the "name" key. */
+static PyObject *graph_value_is_name(GraphObject *self, PyObject *arg)
+{
+    uint32_t i;
+    mel_value v;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    memset(&v, 0, sizeof v);
+    mel_graph_value(self->g, i, &v);
+    return PyBool_FromLong(v.kind != MEL_VALUE_NONE && v.is_name);
+}
+
+static PyObject *graph_children(GraphObject *self, PyObject *arg)
+{
+    uint32_t i, n = 0;
+    const uint32_t *c;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    c = mel_graph_children(self->g, i, &n);
+    return index_list(c, n);
+}
+
+static PyObject *graph_child_addresses(GraphObject *self, PyObject *arg)
+{
+    uint32_t i, n = 0;
+    const uint32_t *c;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    c = mel_graph_children(self->g, i, &n);
+    return address_list(self->g, c, n);
+}
+
+static PyObject *graph_num_children(GraphObject *self, PyObject *arg)
+{
+    uint32_t i, n = 0;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    (void)mel_graph_children(self->g, i, &n);
+    return PyLong_FromUnsignedLong(n);
+}
+
+static PyObject *graph_parents(GraphObject *self, PyObject *arg)
+{
+    uint32_t i, n = 0;
+    const uint32_t *p;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    p = mel_graph_parents(self->g, i, &n);
+    return index_list(p, n);
+}
+
+static PyObject *graph_parent_addresses(GraphObject *self, PyObject *arg)
+{
+    uint32_t i, n = 0;
+    const uint32_t *p;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    p = mel_graph_parents(self->g, i, &n);
+    return address_list(self->g, p, n);
+}
+
+static PyObject *graph_num_parents(GraphObject *self, PyObject *arg)
+{
+    uint32_t i, n = 0;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    (void)mel_graph_parents(self->g, i, &n);
+    return PyLong_FromUnsignedLong(n);
+}
+
+/* indexes_of_type(type_id) -> list of live record indexes of that type, in
+ * file order. */
+static PyObject *graph_indexes_of_type(GraphObject *self, PyObject *arg)
+{
+    unsigned long t;
+    uint32_t i, n;
+    PyObject *list = NULL, *v;
+
+    if (graph_check(self) < 0)
+        return NULL;
+    t = PyLong_AsUnsignedLong(arg);
+    if (t == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    list = PyList_New(0);
+    if (!list)
+        return NULL;
+    n = mel_graph_count(self->g);
+    for (i = 0; i < n; i++) {
+        if (mel_graph_type(self->g, i) != t || (mel_graph_flags(self->g, i) & MEL_NODE_DELETED))
+            continue;
+        v = PyLong_FromUnsignedLong(i);
+        if (!v || PyList_Append(list, v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(v);
+    }
+    return list;
+}
+
+/* roots() -> list of (kind, name, index or None). */
+static PyObject *graph_roots(GraphObject *self, PyObject *Py_UNUSED(ignored))
+{
+    size_t k, n;
+    PyObject *list, *item;
+
+    if (graph_check(self) < 0)
+        return NULL;
+    n = mel_graph_root_count(self->g);
+    list = PyList_New(0);
+    if (!list)
+        return NULL;
+    for (k = 0; k < n; k++) {
+        const char *kind = NULL, *name = NULL;
+        uint32_t node = MEL_NONE;
+
+        if (mel_graph_root(self->g, k, &kind, &name, &node) != MEL_OK)
+            continue;
+        if (node == MEL_NONE)
+            item = Py_BuildValue("(zzO)", kind, name, Py_None);
+        else
+            item = Py_BuildValue("(zzk)", kind, name, (unsigned long)node);
+        if (!item || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(item);
+    }
+    return list;
+}
+
+/* --- mutation ---------------------------------------------------------- */
+
+static PyObject *graph_set_size(GraphObject *self, PyObject *args)
+{
+    PyObject *idx;
+    unsigned long long size;
+    uint32_t i;
+
+    if (!PyArg_ParseTuple(args, "OK:set_size", &idx, &size))
+        return NULL;
+    if (index_arg(self, idx, &i) < 0)
+        return NULL;
+    mel_graph_set_size(self->g, i, (uint64_t)size);
+    Py_RETURN_NONE;
+}
+
+static PyObject *graph_set_type(GraphObject *self, PyObject *args)
+{
+    PyObject *idx;
+    unsigned long t;
+    uint32_t i;
+
+    if (!PyArg_ParseTuple(args, "Ok:set_type", &idx, &t))
+        return NULL;
+    if (index_arg(self, idx, &i) < 0)
+        return NULL;
+    if (t >= mel_graph_type_count(self->g)) {
+        PyErr_SetString(PyExc_IndexError, "type id out of range");
+        return NULL;
+    }
+    mel_graph_set_type(self->g, i, (uint32_t)t);
+    Py_RETURN_NONE;
+}
+
+static PyObject *graph_set_children(GraphObject *self, PyObject *args)
+{
+    PyObject *idx, *seq, *res = NULL;
+    uint32_t i, *arr = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (!PyArg_ParseTuple(args, "OO:set_children", &idx, &seq))
+        return NULL;
+    if (index_arg(self, idx, &i) < 0)
+        return NULL;
+    if (index_array(self, seq, &arr, &n) < 0)
+        return NULL;
+    if (n > UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "too many children");
+        goto done;
+    }
+    rc = mel_graph_set_children(self->g, i, arr, (uint32_t)n);
+    if (rc != MEL_OK) {
+        raise_status(graph_state(self), rc, NULL, NULL);
+        goto done;
+    }
+    res = Py_NewRef(Py_None);
+done:
+    PyMem_Free(arr);
+    return res;
+}
+
+/* set_value(i, v): v is None (clears), a str or an int fitting in 64 bits. */
+static PyObject *graph_set_value(GraphObject *self, PyObject *args)
+{
+    PyObject *idx, *v;
+    uint32_t i;
+    int rc = MEL_OK;
+
+    if (!PyArg_ParseTuple(args, "OO:set_value", &idx, &v))
+        return NULL;
+    if (index_arg(self, idx, &i) < 0)
+        return NULL;
+    if (v == Py_None) {
+        mel_graph_clear_value(self->g, i);
+    } else if (PyUnicode_Check(v)) {
+        PyObject *b = PyUnicode_AsEncodedString(v, "utf-8", "surrogatepass");
+        if (!b)
+            return NULL;
+        rc = mel_graph_set_value_text(self->g, i, PyBytes_AS_STRING(b),
+                                      (size_t)PyBytes_GET_SIZE(b));
+        Py_DECREF(b);
+    } else if (PyLong_Check(v) && !PyBool_Check(v)) {
+        long long x = PyLong_AsLongLong(v);
+        if (x == -1 && PyErr_Occurred())
+            return NULL;
+        rc = mel_graph_set_value_int(self->g, i, (int64_t)x);
+    } else {
+        PyErr_Format(PyExc_TypeError, "value must be None, str or int, not %.100s",
+                     Py_TYPE(v)->tp_name);
+        return NULL;
+    }
+    if (rc != MEL_OK)
+        return raise_status(graph_state(self), rc, NULL, NULL);
+    Py_RETURN_NONE;
+}
+
+/* add(address, type_id, size) -> index of the new record. */
+static PyObject *graph_add(GraphObject *self, PyObject *args)
+{
+    unsigned long long address, size;
+    unsigned long t;
+    uint32_t out = MEL_NONE;
+    int rc;
+
+    if (!PyArg_ParseTuple(args, "KkK:add", &address, &t, &size))
+        return NULL;
+    if (graph_check(self) < 0)
+        return NULL;
+    if (t >= mel_graph_type_count(self->g)) {
+        PyErr_SetString(PyExc_IndexError, "type id out of range");
+        return NULL;
+    }
+    rc = mel_graph_add(self->g, (uint64_t)address, (uint32_t)t, (uint64_t)size, &out);
+    if (rc != MEL_OK)
+        return raise_status(graph_state(self), rc, NULL, NULL);
+    return PyLong_FromUnsignedLong(out);
+}
+
+static PyObject *graph_delete(GraphObject *self, PyObject *arg)
+{
+    uint32_t i;
+    int rc;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    rc = mel_graph_delete(self->g, i);
+    if (rc != MEL_OK)
+        return raise_status(graph_state(self), rc, NULL, NULL);
+    Py_RETURN_NONE;
+}
+
+/* --- whole-graph passes (GIL released) --------------------------------- */
+
+static PyObject *graph_compute_parents(GraphObject *self, PyObject *arg)
+{
+    long long maxp;
+    int rc;
+
+    if (graph_check(self) < 0)
+        return NULL;
+    maxp = PyLong_AsLongLong(arg);
+    if (maxp == -1 && PyErr_Occurred())
+        return NULL;
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    rc = mel_graph_compute_parents(self->g, (int64_t)maxp);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (rc != MEL_OK)
+        return raise_status(graph_state(self), rc, NULL, NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *graph_collapse_instance_dicts(GraphObject *self, PyObject *callback)
+{
+    progress_ctx pc = {callback, NULL};
+    uint64_t n = 0;
+    int rc;
+
+    if (graph_check(self) < 0)
+        return NULL;
+    self->busy = 1;
+    pc.tstate = PyEval_SaveThread();
+    rc = mel_collapse_instance_dicts(self->g, &n, progress_cb, &pc);
+    PyEval_RestoreThread(pc.tstate);
+    self->busy = 0;
+    if (rc != MEL_OK)
+        return raise_status(graph_state(self), rc, NULL, NULL);
+    return PyLong_FromUnsignedLongLong(n);
+}
+
+static PyObject *graph_compute_dominators(GraphObject *self, PyObject *callback)
+{
+    progress_ctx pc = {callback, NULL};
+    int rc;
+
+    if (graph_check(self) < 0)
+        return NULL;
+    self->busy = 1;
+    pc.tstate = PyEval_SaveThread();
+    rc = mel_compute_dominators(self->g, progress_cb, &pc);
+    PyEval_RestoreThread(pc.tstate);
+    self->busy = 0;
+    if (rc != MEL_OK)
+        return raise_status(graph_state(self), rc, NULL, NULL);
+    Py_RETURN_NONE;
+}
+
+/* idom(i) -> index of the immediate dominator, None for the super-root. */
+static PyObject *graph_idom(GraphObject *self, PyObject *arg)
+{
+    uint32_t i, d;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    if (!mel_graph_has_dominators(self->g)) {
+        PyErr_SetString(PyExc_RuntimeError, "dominators are not computed");
+        return NULL;
+    }
+    d = mel_graph_idom(self->g, i);
+    if (d == MEL_NONE)
+        Py_RETURN_NONE;
+    return PyLong_FromUnsignedLong(d);
+}
+
+static PyObject *graph_retained(GraphObject *self, PyObject *arg)
+{
+    uint32_t i;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    if (!mel_graph_has_dominators(self->g)) {
+        PyErr_SetString(PyExc_RuntimeError, "dominators are not computed");
+        return NULL;
+    }
+    return PyLong_FromUnsignedLongLong(mel_graph_retained(self->g, i));
+}
+
+/* summarize(start, excluded) -> (total_count, total_size, rows); start None
+ * covers every live record; rows are (type_name, count, total_size, sq_sum,
+ * max_size, max_index, retained). */
+static PyObject *graph_summarize(GraphObject *self, PyObject *args)
+{
+    PyObject *start_o, *excl_o, *rows = NULL, *res = NULL;
+    uint32_t *start = NULL, *excl = NULL;
+    size_t nstart = 0, nexcl = 0, k;
+    mel_summary *s = NULL;
+    int rc;
+
+    if (!PyArg_ParseTuple(args, "OO:summarize", &start_o, &excl_o))
+        return NULL;
+    if (index_array(self, start_o, &start, &nstart) < 0)
+        goto done;
+    if (index_array(self, excl_o, &excl, &nexcl) < 0)
+        goto done;
+    /* index_array always allocates for a sequence, so an empty start list
+     * stays non-NULL and summarizes nothing. */
+    rc = mel_summarize(self->g, start_o == Py_None ? NULL : start, nstart, excl, nexcl, &s);
+    if (rc != MEL_OK) {
+        raise_status(graph_state(self), rc, NULL, NULL);
+        goto done;
+    }
+    rows = PyList_New((Py_ssize_t)s->ntypes);
+    if (!rows)
+        goto done;
+    for (k = 0; k < s->ntypes; k++) {
+        const mel_type_summary *t = &s->types[k];
+        size_t len = 0;
+        const char *name = mel_graph_type_name(self->g, t->type_id, &len);
+        PyObject *nm = decode_text(name, len), *row;
+
+        if (!nm)
+            goto done;
+        row = Py_BuildValue("(NKKdKkK)", nm, (unsigned long long)t->count,
+                            (unsigned long long)t->total_size, t->sq_sum,
+                            (unsigned long long)t->max_size, (unsigned long)t->max_index,
+                            (unsigned long long)t->retained);
+        if (!row)
+            goto done;
+        PyList_SET_ITEM(rows, (Py_ssize_t)k, row);
+    }
+    res = Py_BuildValue("(KKO)", (unsigned long long)s->total_count,
+                        (unsigned long long)s->total_size, rows);
+done:
+    Py_XDECREF(rows);
+    mel_summary_free(s);
+    PyMem_Free(start);
+    PyMem_Free(excl);
+    return res;
+}
+
+/* reach(start, excluded) -> list of indexes in the classic walk order. */
+static PyObject *graph_reach(GraphObject *self, PyObject *args)
+{
+    PyObject *start_o, *excl_o, *res = NULL;
+    uint32_t start, *excl = NULL, *out = NULL;
+    size_t nexcl = 0, n = 0;
+    int rc;
+
+    if (!PyArg_ParseTuple(args, "OO:reach", &start_o, &excl_o))
+        return NULL;
+    if (index_arg(self, start_o, &start) < 0)
+        return NULL;
+    if (index_array(self, excl_o, &excl, &nexcl) < 0)
+        return NULL;
+    rc = mel_reach(self->g, start, excl, nexcl, &out, &n);
+    if (rc != MEL_OK) {
+        raise_status(graph_state(self), rc, NULL, NULL);
+        goto done;
+    }
+    res = index_list(out, n);
+done:
+    mel_free(out);
+    PyMem_Free(excl);
+    return res;
+}
+
+static PyObject *graph_total_size(GraphObject *self, PyObject *args)
+{
+    PyObject *start_o, *excl_o;
+    uint32_t start, *excl = NULL;
+    size_t nexcl = 0;
+    uint64_t total = 0;
+    int rc;
+
+    if (!PyArg_ParseTuple(args, "OO:total_size", &start_o, &excl_o))
+        return NULL;
+    if (index_arg(self, start_o, &start) < 0)
+        return NULL;
+    if (index_array(self, excl_o, &excl, &nexcl) < 0)
+        return NULL;
+    rc = mel_total_size(self->g, start, excl, nexcl, &total);
+    PyMem_Free(excl);
+    if (rc != MEL_OK)
+        return raise_status(graph_state(self), rc, NULL, NULL);
+    return PyLong_FromUnsignedLongLong(total);
+}
+
+/* path_to(i) -> list of indexes from a root to i, or None if unreachable. */
+static PyObject *graph_path_to(GraphObject *self, PyObject *arg)
+{
+    uint32_t i, *out = NULL;
+    size_t n = 0;
+    PyObject *res;
+    int rc;
+
+    if (index_arg(self, arg, &i) < 0)
+        return NULL;
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    rc = mel_path_to(self->g, i, &out, &n);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (rc == MEL_ENOTFOUND)
+        Py_RETURN_NONE;
+    if (rc != MEL_OK)
+        return raise_status(graph_state(self), rc, NULL, NULL);
+    res = index_list(out, n);
+    mel_free(out);
+    return res;
+}
+
+static PyObject *graph_edge_label(GraphObject *self, PyObject *args)
+{
+    PyObject *po, *co, *res;
+    uint32_t p, c;
+    char small[128], *buf = small;
+    size_t need;
+
+    if (!PyArg_ParseTuple(args, "OO:edge_label", &po, &co))
+        return NULL;
+    if (index_arg(self, po, &p) < 0 || index_arg(self, co, &c) < 0)
+        return NULL;
+    need = mel_edge_label(self->g, p, c, small, sizeof small);
+    if (need >= sizeof small) {
+        buf = PyMem_Malloc(need + 1);
+        if (!buf)
+            return PyErr_NoMemory();
+        (void)mel_edge_label(self->g, p, c, buf, need + 1);
+    }
+    res = decode_text(buf, strlen(buf));
+    if (buf != small)
+        PyMem_Free(buf);
+    return res;
+}
+
+static PyMethodDef graph_methods[] = {
+    {"count", (PyCFunction)graph_count, METH_NOARGS, "Number of records (deleted ones too)."},
+    {"missing", (PyCFunction)graph_missing, METH_NOARGS, "Number of dangling-address nodes."},
+    {"live", (PyCFunction)graph_live, METH_NOARGS, "Number of records not deleted."},
+    {"memory", (PyCFunction)graph_memory, METH_NOARGS, "Approximate bytes held by the graph."},
+    {"has_parents", (PyCFunction)graph_has_parents, METH_NOARGS, "True once parents are computed."},
+    {"has_dominators", (PyCFunction)graph_has_dominators, METH_NOARGS,
+     "True once dominators are computed."},
+    {"type_count", (PyCFunction)graph_type_count, METH_NOARGS, "Number of distinct type ids."},
+    {"lookup", (PyCFunction)graph_lookup, METH_O, "lookup(address) -> index or None."},
+    {"address", (PyCFunction)graph_address, METH_O, "address(i) -> address of node i."},
+    {"type_id", (PyCFunction)graph_type_id, METH_O, "type_id(i) -> type id of node i."},
+    {"type_name", (PyCFunction)graph_type_name, METH_O, "type_name(i) -> type name of node i."},
+    {"type_name_of", (PyCFunction)graph_type_name_of, METH_O, "type_name_of(type_id) -> name."},
+    {"type_intern", (PyCFunction)graph_type_intern, METH_O, "type_intern(name) -> type id."},
+    {"size", (PyCFunction)graph_size, METH_O, "size(i) -> bytes."},
+    {"length", (PyCFunction)graph_length, METH_O, "length(i) -> the dump's len, or None."},
+    {"flags", (PyCFunction)graph_flags, METH_O, "flags(i) -> MEL_NODE_* bits."},
+    {"kv_pairs", (PyCFunction)graph_kv_pairs, METH_O, "kv_pairs(i) -> leading key/value pairs."},
+    {"value", (PyCFunction)graph_value, METH_O, "value(i) -> None, str, int or bool."},
+    {"value_is_name", (PyCFunction)graph_value_is_name, METH_O,
+     "value_is_name(i) -> True if the value came from the name key."},
+    {"children", (PyCFunction)graph_children, METH_O, "children(i) -> list of indexes."},
+    {"child_addresses", (PyCFunction)graph_child_addresses, METH_O,
+     "child_addresses(i) -> list of addresses."},
+    {"num_children", (PyCFunction)graph_num_children, METH_O, "num_children(i) -> int."},
+    {"parents", (PyCFunction)graph_parents, METH_O, "parents(i) -> list of indexes."},
+    {"parent_addresses", (PyCFunction)graph_parent_addresses, METH_O,
+     "parent_addresses(i) -> list of addresses."},
+    {"num_parents", (PyCFunction)graph_num_parents, METH_O, "num_parents(i) -> int."},
+    {"indexes_of_type", (PyCFunction)graph_indexes_of_type, METH_O,
+     "indexes_of_type(type_id) -> live record indexes of that type."},
+    {"roots", (PyCFunction)graph_roots, METH_NOARGS,
+     "roots() -> list of (kind, name, index or None) from the header."},
+    {"set_size", (PyCFunction)graph_set_size, METH_VARARGS, "set_size(i, size)."},
+    {"set_type", (PyCFunction)graph_set_type, METH_VARARGS, "set_type(i, type_id)."},
+    {"set_children", (PyCFunction)graph_set_children, METH_VARARGS,
+     "set_children(i, indexes)."},
+    {"set_value", (PyCFunction)graph_set_value, METH_VARARGS,
+     "set_value(i, value): None, str or int."},
+    {"add", (PyCFunction)graph_add, METH_VARARGS, "add(address, type_id, size) -> index."},
+    {"delete", (PyCFunction)graph_delete, METH_O, "delete(i): flag record i as deleted."},
+    {"compute_parents", (PyCFunction)graph_compute_parents, METH_O,
+     "compute_parents(max_parents): < 0 unlimited, 0 none."},
+    {"collapse_instance_dicts", (PyCFunction)graph_collapse_instance_dicts, METH_O,
+     "collapse_instance_dicts(progress) -> number of dicts folded."},
+    {"compute_dominators", (PyCFunction)graph_compute_dominators, METH_O,
+     "compute_dominators(progress)."},
+    {"idom", (PyCFunction)graph_idom, METH_O, "idom(i) -> index, or None for the super-root."},
+    {"retained", (PyCFunction)graph_retained, METH_O, "retained(i) -> retained bytes."},
+    {"summarize", (PyCFunction)graph_summarize, METH_VARARGS,
+     "summarize(start, excluded) -> (count, size, rows)."},
+    {"reach", (PyCFunction)graph_reach, METH_VARARGS, "reach(start, excluded) -> indexes."},
+    {"total_size", (PyCFunction)graph_total_size, METH_VARARGS,
+     "total_size(start, excluded) -> bytes."},
+    {"path_to", (PyCFunction)graph_path_to, METH_O,
+     "path_to(i) -> indexes from a root to i, or None."},
+    {"edge_label", (PyCFunction)graph_edge_label, METH_VARARGS,
+     "edge_label(parent, child) -> label such as \"['key']\"."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot graph_slots[] = {
+    {Py_tp_dealloc, graph_dealloc},
+    {Py_tp_methods, graph_methods},
+    {Py_tp_doc, "An object graph loaded from a meliae dump (one libmeliae mel_graph)."},
+    {0, NULL},
+};
+
+static PyType_Spec graph_spec = {
+    .name = "meliae._engine.Graph",
+    .basicsize = sizeof(GraphObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = graph_slots,
+};
+
+/* ---------------------------------------------------------------------- */
+/* Loading                                                                 */
+/* ---------------------------------------------------------------------- */
+
+/* Builds the report dict from a mel_load_report. */
+static PyObject *report_dict(const mel_load_report *r)
+{
+    PyObject *first_bad;
+
+    if (r->bad_lines) {
+        const mel_error *e = &r->first_bad;
+        first_bad = Py_BuildValue("{s:K,s:K,s:s,s:s,s:i}", "line", (unsigned long long)e->line,
+                                  "column", (unsigned long long)e->column, "message",
+                                  e->msg ? e->msg : mel_strerror(e->code), "detail", e->detail,
+                                  "code", e->code);
+        if (!first_bad)
+            return NULL;
+    } else {
+        first_bad = Py_NewRef(Py_None);
+    }
+    return Py_BuildValue(
+        "{s:K,s:K,s:K,s:N,s:K,s:K,s:O,s:O,s:O,s:K,s:O,s:(ii),s:s,s:i}", "lines",
+        (unsigned long long)r->lines, "objects", (unsigned long long)r->objects, "bad_lines",
+        (unsigned long long)r->bad_lines, "first_bad", first_bad, "duplicates",
+        (unsigned long long)r->duplicates, "dangling_refs", (unsigned long long)r->dangling_refs,
+        "has_header", r->has_header ? Py_True : Py_False, "has_trailer",
+        r->has_trailer ? Py_True : Py_False, "trailer_complete",
+        r->trailer_complete ? Py_True : Py_False, "trailer_objects",
+        (unsigned long long)r->trailer_objects, "classic", r->classic ? Py_True : Py_False,
+        "version", r->format_major, r->format_minor, "python_version", r->python_version,
+        "pointer_size", r->pointer_size);
+}
+
+static PyObject *graph_and_report(engine_state *st, mel_graph *g, const mel_load_report *r)
+{
+    PyObject *graph = graph_wrap(st, g), *rep;
+
+    if (!graph)
+        return NULL;
+    rep = report_dict(r);
+    if (!rep) {
+        Py_DECREF(graph);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", graph, rep);
+}
+
+/* load_path(path, strict=False, progress=None, progress_every=0, source_name=None)
+ *   -> (Graph, report).  "-" reads stdin.  The GIL is released while parsing. */
+static PyObject *engine_load_path(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"path", "strict", "progress", "progress_every", "source_name",
+                             NULL};
+    engine_state *st = get_state(module);
+    PyObject *path_o = NULL, *progress = Py_None, *res = NULL;
+    const char *source_name = NULL, *path;
+    int strict = 0, rc;
+    unsigned long long every = 0;
+    mel_load_options opts;
+    mel_load_report report;
+    mel_error err;
+    mel_graph *g = NULL;
+    progress_ctx pc = {NULL, NULL};
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|pOKz:load_path", kwlist,
+                                     PyUnicode_FSConverter, &path_o, &strict, &progress, &every,
+                                     &source_name))
+        return NULL;
+    path = PyBytes_AS_STRING(path_o);
+    memset(&opts, 0, sizeof opts);
+    memset(&report, 0, sizeof report);
+    memset(&err, 0, sizeof err);
+    pc.callback = progress;
+    opts.strict = strict;
+    opts.progress = progress_cb;
+    opts.progress_ctx = &pc;
+    opts.progress_every = (uint64_t)every;
+    opts.source_name = source_name ? source_name : path;
+    pc.tstate = PyEval_SaveThread();
+    rc = mel_load_path(path, &opts, &g, &report, &err);
+    PyEval_RestoreThread(pc.tstate);
+    if (rc != MEL_OK) {
+        mel_graph_free(g);
+        raise_status(st, rc, &err, opts.source_name);
+        goto done;
+    }
+    res = graph_and_report(st, g, &report);
+done:
+    Py_XDECREF(path_o);
+    return res;
+}
+
+typedef struct {
+    PyObject_HEAD
+    mel_loader *l;        /* owned; NULL after finish() or a failure */
+    PyObject *progress;   /* owned: callback or None */
+    PyObject *source;     /* owned: str naming the input in messages */
+    progress_ctx pc;      /* pc.callback borrows progress */
+} LoaderObject;
+
+/* Loader(strict=False, progress=None, progress_every=0, source_name="<input>") */
+static PyObject *loader_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"strict", "progress", "progress_every", "source_name", NULL};
+    engine_state *st = state_of_type(tp);
+    int strict = 0, rc;
+    PyObject *progress = Py_None, *source = NULL;
+    unsigned long long every = 0;
+    mel_load_options opts;
+    LoaderObject *self;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|pOKU:Loader", kwlist, &strict, &progress,
+                                     &every, &source))
+        return NULL;
+    self = (LoaderObject *)tp->tp_alloc(tp, 0);
+    if (!self)
+        return NULL;
+    self->progress = Py_NewRef(progress);
+    self->source = source ? Py_NewRef(source) : PyUnicode_FromString("<input>");
+    if (!self->source)
+        goto error;
+    self->pc.callback = self->progress;
+    self->pc.tstate = NULL;
+    memset(&opts, 0, sizeof opts);
+    opts.strict = strict;
+    opts.progress = progress_cb;
+    opts.progress_ctx = &self->pc;
+    opts.progress_every = (uint64_t)every;
+    opts.source_name = PyUnicode_AsUTF8(self->source);
+    if (!opts.source_name)
+        goto error;
+    rc = mel_loader_new(&opts, &self->l);
+    if (rc != MEL_OK) {
+        raise_status(st, rc, NULL, NULL);
+        goto error;
+    }
+    return (PyObject *)self;
+error:
+    Py_DECREF(self);
+    return NULL;
+}
+
+static int loader_traverse(LoaderObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->progress);
+    Py_VISIT(self->source);
+    return 0;
+}
+
+static int loader_clear(LoaderObject *self)
+{
+    Py_CLEAR(self->progress);
+    self->pc.callback = NULL;
+    return 0;
+}
+
+static void loader_dealloc(LoaderObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+
+    PyObject_GC_UnTrack(self);
+    mel_loader_free(self->l);
+    self->l = NULL;
+    loader_clear(self);
+    Py_CLEAR(self->source);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static int loader_check(LoaderObject *self)
+{
+    if (!self->l) {
+        PyErr_SetString(PyExc_ValueError, "loader is finished or failed");
+        return -1;
+    }
+    return 0;
+}
+
+/* feed(data): data is any bytes-like object holding the next chunk. */
+static PyObject *loader_feed(LoaderObject *self, PyObject *arg)
+{
+    engine_state *st = state_of_type(Py_TYPE(self));
+    Py_buffer view;
+    mel_error err;
+    int rc;
+
+    if (loader_check(self) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    memset(&err, 0, sizeof err);
+    rc = mel_loader_feed(self->l, view.buf, (size_t)view.len, &err);
+    PyBuffer_Release(&view);
+    if (rc != MEL_OK) {
+        mel_loader_free(self->l);
+        self->l = NULL;
+        return raise_status(st, rc, &err, PyUnicode_AsUTF8(self->source));
+    }
+    Py_RETURN_NONE;
+}
+
+/* finish() -> (Graph, report). */
+static PyObject *loader_finish(LoaderObject *self, PyObject *Py_UNUSED(ignored))
+{
+    engine_state *st = state_of_type(Py_TYPE(self));
+    mel_load_report report;
+    mel_error err;
+    mel_graph *g = NULL;
+    mel_loader *l;
+    int rc;
+
+    if (loader_check(self) < 0)
+        return NULL;
+    memset(&report, 0, sizeof report);
+    memset(&err, 0, sizeof err);
+    l = self->l;
+    self->l = NULL;
+    rc = mel_loader_finish(l, &g, &report, &err);
+    mel_loader_free(l);
+    if (rc != MEL_OK) {
+        mel_graph_free(g);
+        return raise_status(st, rc, &err, PyUnicode_AsUTF8(self->source));
+    }
+    return graph_and_report(st, g, &report);
+}
+
+static PyMethodDef loader_methods[] = {
+    {"feed", (PyCFunction)loader_feed, METH_O, "feed(data): parse the next chunk of the dump."},
+    {"finish", (PyCFunction)loader_finish, METH_NOARGS,
+     "finish() -> (Graph, report): end of input, build the graph."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot loader_slots[] = {
+    {Py_tp_new, loader_new},
+    {Py_tp_dealloc, loader_dealloc},
+    {Py_tp_traverse, loader_traverse},
+    {Py_tp_clear, loader_clear},
+    {Py_tp_methods, loader_methods},
+    {Py_tp_doc, "Loader(strict=False, progress=None, progress_every=0, source_name='<input>')\n"
+                "Incremental dump loader: feed() chunks of the byte stream, then finish()."},
+    {0, NULL},
+};
+
+static PyType_Spec loader_spec = {
+    .name = "meliae._engine.Loader",
+    .basicsize = sizeof(LoaderObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = loader_slots,
+};
+
+/* ---------------------------------------------------------------------- */
+/* Module                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static PyObject *engine_have_zstd(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    (void)module;
+    return PyBool_FromLong(mel_have_zstd());
+}
+
+static PyObject *engine_strerror(PyObject *module, PyObject *arg)
+{
+    long code = PyLong_AsLong(arg);
+
+    (void)module;
+    if (code == -1 && PyErr_Occurred())
+        return NULL;
+    return PyUnicode_FromString(mel_strerror((int)code));
+}
+
+static PyMethodDef engine_functions[] = {
+    {"load_path", (PyCFunction)(void (*)(void))engine_load_path, METH_VARARGS | METH_KEYWORDS,
+     "load_path(path, strict=False, progress=None, progress_every=0, source_name=None)\n"
+     "-> (Graph, report).  '-' reads stdin; gzip and zstd are detected."},
+    {"have_zstd", engine_have_zstd, METH_NOARGS, "True if this build reads .zst dumps."},
+    {"strerror", engine_strerror, METH_O, "strerror(code) -> description of a MEL_E* code."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int engine_exec(PyObject *module)
+{
+    engine_state *st = get_state(module);
+
+    st->dump_error = PyErr_NewExceptionWithDoc(
+        "meliae.loader.DumpError",
+        "A dump could not be read.  str() is 'FILE:LINE:COLUMN: message'; the attributes\n"
+        "filename, line, column, code (a MEL_E* status) and reason give the parts.",
+        PyExc_ValueError, NULL);
+    if (!st->dump_error || PyModule_AddObjectRef(module, "DumpError", st->dump_error) < 0)
+        return -1;
+    st->graph_type = PyType_FromModuleAndSpec(module, &graph_spec, NULL);
+    if (!st->graph_type || PyModule_AddObjectRef(module, "Graph", st->graph_type) < 0)
+        return -1;
+    st->loader_type = PyType_FromModuleAndSpec(module, &loader_spec, NULL);
+    if (!st->loader_type || PyModule_AddObjectRef(module, "Loader", st->loader_type) < 0)
+        return -1;
+#define ADD_INT(name, v)                              \
+    if (PyModule_AddIntConstant(module, name, v) < 0) \
+        return -1;
+    ADD_INT("NODE_STATIC", MEL_NODE_STATIC)
+    ADD_INT("NODE_DELETED", MEL_NODE_DELETED)
+    ADD_INT("NODE_MISSING", MEL_NODE_MISSING)
+    ADD_INT("NODE_ROOT", MEL_NODE_ROOT)
+    ADD_INT("FORMAT_MAJOR", MEL_FORMAT_MAJOR)
+    ADD_INT("FORMAT_MINOR", MEL_FORMAT_MINOR)
+#undef ADD_INT
+    return 0;
+}
+
+static int engine_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    engine_state *st = get_state(module);
+
+    Py_VISIT(st->graph_type);
+    Py_VISIT(st->loader_type);
+    Py_VISIT(st->dump_error);
+    return 0;
+}
+
+static int engine_clear(PyObject *module)
+{
+    engine_state *st = get_state(module);
+
+    Py_CLEAR(st->graph_type);
+    Py_CLEAR(st->loader_type);
+    Py_CLEAR(st->dump_error);
+    return 0;
+}
+
+static void engine_free(void *module)
+{
+    engine_clear((PyObject *)module);
+}
+
+static PyModuleDef_Slot engine_slots[] = {
+    {Py_mod_exec, engine_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef engine_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "meliae._engine",
+    .m_doc = "Binding of libmeliae: load dumps into graphs and run the engine's analyses.",
+    .m_size = sizeof(engine_state),
+    .m_methods = engine_functions,
+    .m_slots = engine_slots,
+    .m_traverse = engine_traverse,
+    .m_clear = engine_clear,
+    .m_free = engine_free,
+};
+
+PyMODINIT_FUNC PyInit__engine(void)
+{
+    return PyModuleDef_Init(&engine_module);
+}
