@@ -167,31 +167,52 @@ typedef struct mel_dump_header {
 } mel_dump_header;
 
 typedef struct mel_writer_options {
-    size_t value_limit;   /* max units of text value written; 0 -> default 100 */
+    size_t value_limit;   /* max units of text value written; 0 -> default 100,
+                             SIZE_MAX -> no truncation (header says null) */
     int omit_values;      /* nonzero: no "value" for text (redacted dumps) */
     size_t buffer_size;   /* 0 -> 256 KiB */
 } mel_writer_options;
 
 typedef struct mel_writer mel_writer;
 
+/* Creates a writer that sends its output to fn(ctx, ...).
+ *   alloc: allocator for the writer and its buffer; NULL = libc.
+ *   fn:    the sink (required); ctx is passed through untouched.
+ *   opts:  NULL = defaults (value_limit 100, values on, 256 KiB buffer;
+ *          buffers below 64 bytes are raised to 64).
+ *   out:   receives the writer, owned by the caller (mel_writer_free).
+ * Returns MEL_OK, MEL_EINVAL (out or fn NULL) or MEL_ENOMEM. */
 MEL_API int mel_writer_new(const mel_allocator *alloc, mel_write_fn fn, void *ctx,
                            const mel_writer_options *opts, mel_writer **out);
-/* Writes the header line.  Call at most once, before any object. */
+/* Writes the header line.  Call at most once, before any object.
+ * Returns MEL_OK, MEL_EINVAL (called twice or after an object) or MEL_EIO
+ * (the sink failed, now or before). */
 MEL_API int mel_writer_header(mel_writer *w, const mel_dump_header *h);
-/* Writes one object line (buffered). */
+/* Writes one object line (buffered).  All of o's pointers are borrowed for
+ * the duration of the call only.  Returns MEL_OK, MEL_EINVAL (refs NULL with
+ * nrefs > 0, or 2*kv_pairs > nrefs) or MEL_EIO (sink failed; sticky). */
 MEL_API int mel_writer_object(mel_writer *w, const mel_object *o);
-/* Writes the trailer line ({"meliae": "end", ...}) and flushes. */
+/* Writes the trailer line ({"meliae": "end", ...}) and flushes.
+ * Returns MEL_OK or MEL_EIO. */
 MEL_API int mel_writer_trailer(mel_writer *w);
-/* Flushes buffered bytes to the sink. */
+/* Flushes buffered bytes to the sink.  Returns MEL_OK or MEL_EIO. */
 MEL_API int mel_writer_flush(mel_writer *w);
-/* Number of object lines written so far. */
+/* Number of object lines written so far (0 for NULL). */
 MEL_API uint64_t mel_writer_count(const mel_writer *w);
-/* errno of the first failed sink call, 0 if none; the writer is then sticky-failed. */
+/* errno of the first failed sink call, 0 if none; the writer is then
+ * sticky-failed: it drops further output and its calls return MEL_EIO. */
 MEL_API int mel_writer_errno(const mel_writer *w);
+/* Frees the writer without flushing.  NULL is ignored. */
 MEL_API void mel_writer_free(mel_writer *w);
+/* Makes the trailer say "complete": false (the walk stopped early).  Call
+ * before mel_writer_trailer.  NULL is ignored. */
+MEL_API void mel_writer_mark_incomplete(mel_writer *w);
 
-/* Appends the JSON string literal for t (with quotes) to buf, truncated to
- * limit units (0 = no limit).  Returns bytes needed (like snprintf). */
+/* Writes the JSON string literal for t (with quotes) into buf, truncated to
+ * limit units (code points; bytes for MEL_TEXT_BYTES; 0 = no limit).  At
+ * most cap-1 bytes are stored and buf is NUL-terminated when cap > 0.
+ * Returns the length of the full literal (like snprintf): the output was
+ * complete iff the result is < cap.  Never fails; t NULL writes "". */
 MEL_API size_t mel_json_escape(const mel_text *t, size_t limit, char *buf, size_t cap);
 
 /* ======================================================================
