@@ -1,0 +1,92 @@
+"""Measurement helpers shared by the capture and analysis drivers.
+
+Runs on every Python the suite uses (3.8 to 3.13): 3.8 syntax only.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import resource
+import sys
+from typing import Any, Dict, Optional
+
+_STATUS_KEYS = ("VmHWM", "VmRSS")
+
+
+def proc_status() -> Dict[str, int]:
+    """VmHWM and VmRSS of this process in bytes (from /proc/self/status)."""
+    out: Dict[str, int] = {}
+    with open("/proc/self/status") as f:
+        text = f.read()
+    for key in _STATUS_KEYS:
+        m = re.search(key + r":\s+(\d+)\s+kB", text)
+        if m:
+            out[key] = int(m.group(1)) * 1024
+    return out
+
+
+def reset_peak() -> bool:
+    """Reset this process's peak RSS (VmHWM) to its current RSS.
+
+    Writing "5" to /proc/self/clear_refs does that on Linux 4.0+.  Returns
+    False where it is not possible; the caller then falls back to ru_maxrss,
+    which can hide a tool's peak under the workload's own build peak.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class PeakProbe:
+    """Extra peak memory of one call: peak RSS during it minus RSS before it."""
+
+    def __init__(self) -> None:
+        self.rss_before = 0
+        self.exact = False
+        self.maxrss_before = 0
+
+    def start(self) -> None:
+        """Record the RSS now and reset the high-water mark."""
+        self.exact = reset_peak()
+        st = proc_status()
+        self.rss_before = st.get("VmRSS", 0)
+        self.maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def extra(self) -> int:
+        """Bytes the peak rose above the RSS recorded by :meth:`start`."""
+        if self.exact:
+            return max(0, proc_status().get("VmHWM", 0) - self.rss_before)
+        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return max(0, maxrss - max(self.rss_before, self.maxrss_before))
+
+
+def emit(record: Dict[str, Any]) -> None:
+    """Print one result line and leave at once (no heap teardown to wait for)."""
+    record.setdefault("python", platform.python_version())
+    sys.stdout.write(json.dumps(record, sort_keys=True) + "\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def file_size(path: Optional[str]) -> Optional[int]:
+    """Size of ``path`` in bytes, or None if there is none."""
+    if path and os.path.exists(path):
+        return os.path.getsize(path)
+    return None
+
+
+def count_lines(path: str) -> int:
+    """Number of newline-terminated lines in ``path``."""
+    n = 0
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(1 << 22)
+            if not block:
+                return n
+            n += block.count(b"\n")
