@@ -1,0 +1,103 @@
+/*
+ * analysis_internal.h - retention analyses on plain arrays: roots under a
+ * virtual super-root, the dominator tree (Semi-NCA), retained sizes and
+ * shortest paths from the roots.  The cores know nothing of mel_graph; the
+ * glue in retention.c feeds them the graph's arrays and keeps the results.
+ * Not installed, not part of the API.
+ */
+#ifndef MEL_ANALYSIS_INTERNAL_H
+#define MEL_ANALYSIS_INTERNAL_H
+
+#include "mel_internal.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A directed graph in compressed sparse row form, read-only.
+ *   successors of v: dst[off[v] .. off[v] + deg(v)), where deg(v) is
+ *   cnt[v] when cnt is non-NULL, else off[v+1] - off[v].
+ *   dead (may be NULL): nonzero marks a node outside the graph (a deleted
+ *   record); its edges and the edges pointing at it are ignored.
+ * Every dst[] entry must be < n. */
+typedef struct mel__digraph {
+    uint32_t n;
+    const uint64_t *off;
+    const uint32_t *cnt;
+    const uint32_t *dst;
+    const uint8_t *dead;
+} mel__digraph;
+
+static inline uint32_t mel__dg_deg(const mel__digraph *g, uint32_t v)
+{
+    return g->cnt ? g->cnt[v] : (uint32_t)(g->off[v + 1] - g->off[v]);
+}
+
+static inline const uint32_t *mel__dg_succ(const mel__digraph *g, uint32_t v)
+{
+    return g->dst + g->off[v];
+}
+
+static inline int mel__dg_dead(const mel__digraph *g, uint32_t v)
+{
+    return g->dead != NULL && g->dead[v] != 0;
+}
+
+/* --- roots (roots.c) -------------------------------------------------- */
+
+/* The first children of the super-root: the live nodes of markers[] (in that
+ * order, duplicates and dead or out-of-range entries dropped), then every live
+ * node that no live node refers to, in index order.  Nodes that remain
+ * unreached from these are attached by the traversals themselves, lowest
+ * index first.  *out (allocated with a, *nout entries) belongs to the caller.
+ * Returns MEL_OK or MEL_ENOMEM. */
+int mel__root_list(const mel__digraph *g, const uint32_t *markers, size_t nmarkers,
+                   const mel_allocator *a, uint32_t **out, size_t *nout);
+
+/* --- dominators (dominators.c) ---------------------------------------- */
+
+/* A dominator tree over the super-root. */
+typedef struct mel__domtree {
+    uint32_t n;        /* nodes in the graph */
+    uint32_t nlive;    /* nodes in order[] (every node not dead) */
+    uint32_t *idom;    /* n entries: immediate dominator, MEL_NONE = super-root (and dead nodes) */
+    uint32_t *order;   /* nlive entries: depth-first preorder from the super-root;
+                          every node comes after its immediate dominator */
+} mel__domtree;
+
+/* Computes the dominator tree of g under a super-root whose children are
+ * mel__root_list(g, markers) followed, lowest index first, by each live node
+ * still unreached from the roots chosen so far.
+ * preds (may be NULL): the complete predecessor lists of g in node space
+ * (duplicates allowed); when NULL a transient reverse graph is built.
+ * progress (may be NULL) is called now and then with phase "dominators".
+ * Fills *t (free with mel__domtree_free).  Returns MEL_OK, MEL_ENOMEM,
+ * MEL_ECANCELED or MEL_EINVAL (n too large). */
+int mel__dominators(const mel__digraph *g, const mel__digraph *preds, const uint32_t *markers,
+                    size_t nmarkers, mel_progress_fn progress, void *progress_ctx,
+                    const mel_allocator *a, mel__domtree *t);
+void mel__domtree_free(mel__domtree *t, const mel_allocator *a);
+
+/* Retained sizes: out[v] = size[v] plus the retained sizes of the nodes v
+ * immediately dominates (size NULL: every size 1).  Dead nodes get 0.
+ * out has t->n entries.  Also returns the super-root's total in *total
+ * (may be NULL). */
+void mel__retained_sizes(const mel__domtree *t, const uint64_t *size, uint64_t *out,
+                         uint64_t *total);
+
+/* Children lists of the dominator tree, by counting sort of idom:
+ * children of v: kid[koff[v] .. koff[v+1]), of the super-root:
+ * kid[koff[n] .. koff[n+1]); each list in preorder.  koff has n+2 entries,
+ * kid nlive entries; both allocated with a, owned by the caller. */
+int mel__dom_children(const mel__domtree *t, const mel_allocator *a, uint32_t **koff,
+                      uint32_t **kid);
+
+/* --- shortest paths (paths.c) ----------------------------------------- */
+
+/* Breadth-first search from the super-root (its children as in
+ * mel__dominators).  parent[v] (n entries, allocated with a) is the node
+ * before v on one shortest path, MEL_NONE for children of the super-root
+ * and for dead nodes.  Returns MEL_OK, MEL_ENOMEM or MEL_EINVAL. */
+int mel__bfs_parents(const mel__digraph *g, const uint32_t *markers, size_t nmarkers,
+                     const mel_allocator *a, uint32_t **parent);
+
+#endif

@@ -1,0 +1,416 @@
+/*
+ * dominators.c - the dominator tree of an object graph under a virtual
+ * super-root, by Semi-NCA (Georgiadis 2005): semidominators as in
+ * Lengauer-Tarjan, computed with path compression, then every immediate
+ * dominator as the nearest common ancestor of the semidominator and the DFS
+ * parent, found by walking up the tree built so far.
+ *
+ * Everything works in DFS preorder numbers: the super-root is 0, the graph's
+ * live nodes are 1..N.  No recursion: the DFS keeps a per-vertex edge cursor
+ * and walks back through parent[], and EVAL compresses paths with an explicit
+ * stack.  Working memory is six u32 arrays (24 bytes per node), plus a
+ * reverse graph in preorder space when the caller has no predecessor lists.
+ */
+#include "analysis_internal.h"
+
+#include <string.h>
+
+#define PROGRESS_EVERY (1u << 20)
+
+typedef struct dom_work {
+    const mel_allocator *a;
+    uint32_t n, nlive;
+    uint32_t *num;     /* node -> preorder number, 0 = not visited (n entries) */
+    uint32_t *vertex;  /* preorder number -> node (nlive+1 entries; [0] unused) */
+    uint32_t *idom;    /* DFS parent, then immediate dominator (preorder space) */
+    uint32_t *anc;     /* forest ancestor for EVAL (preorder space) */
+    uint32_t *semi;    /* semidominator (preorder space) */
+    uint32_t *label;   /* DFS edge cursor, then EVAL label (preorder space) */
+    uint64_t *roff;    /* reverse graph in preorder space, or NULL */
+    uint32_t *rdst;
+    uint64_t nredges;
+    uint32_t *stack;   /* EVAL path stack */
+    size_t stack_cap;
+    mel_progress_fn progress;
+    void *progress_ctx;
+} dom_work;
+
+static int tick(dom_work *w, uint64_t done)
+{
+    mel_progress p;
+
+    if (!w->progress)
+        return MEL_OK;
+    memset(&p, 0, sizeof p);
+    p.objects = done;
+    p.phase = "dominators";
+    return w->progress(w->progress_ctx, &p) ? MEL_ECANCELED : MEL_OK;
+}
+
+static uint32_t *alloc_u32(const mel_allocator *a, size_t count)
+{
+    return mel__calloc(a, count ? count : 1, sizeof(uint32_t));
+}
+
+static void free_u32(const mel_allocator *a, uint32_t **p, size_t count)
+{
+    mel__free(a, *p, (count ? count : 1) * sizeof(uint32_t));
+    *p = NULL;
+}
+
+/* Depth-first preorder from root r, numbering from *next. */
+static void dfs_from(const mel__digraph *g, dom_work *w, uint32_t r, uint32_t *next)
+{
+    uint32_t cur = (*next)++;
+
+    w->num[r] = cur;
+    w->vertex[cur] = r;
+    w->idom[cur] = 0;
+    w->label[cur] = 0;
+    while (cur != 0) {
+        uint32_t v = w->vertex[cur];
+        if (w->label[cur] < mel__dg_deg(g, v)) {
+            uint32_t c = mel__dg_succ(g, v)[w->label[cur]++];
+            if (w->num[c] == 0 && !mel__dg_dead(g, c)) {
+                uint32_t k = (*next)++;
+                w->num[c] = k;
+                w->vertex[k] = c;
+                w->idom[k] = cur;
+                w->label[k] = 0;
+                cur = k;
+            }
+        } else {
+            cur = w->idom[cur];
+        }
+    }
+}
+
+/* Numbers every live node: roots first, then each unreached node in index
+ * order as a further child of the super-root. */
+static int number_nodes(const mel__digraph *g, dom_work *w, const uint32_t *roots,
+                        size_t nroots)
+{
+    uint32_t next = 1, v;
+    uint64_t last = 0;
+    int rc;
+
+    for (size_t k = 0; k < nroots; k++) {
+        if (w->num[roots[k]] == 0)
+            dfs_from(g, w, roots[k], &next);
+        if (next - last >= PROGRESS_EVERY) {
+            last = next;
+            if ((rc = tick(w, next)) != MEL_OK)
+                return rc;
+        }
+    }
+    for (v = 0; v < g->n; v++) {
+        if (w->num[v] == 0 && !mel__dg_dead(g, v))
+            dfs_from(g, w, v, &next);
+        if (next - last >= PROGRESS_EVERY) {
+            last = next;
+            if ((rc = tick(w, next)) != MEL_OK)
+                return rc;
+        }
+    }
+    return next - 1 == w->nlive ? MEL_OK : MEL_EINVAL;
+}
+
+/* Reverse graph in preorder space: predecessors of preorder p are
+ * rdst[roff[p] .. roff[p+1]). */
+static int build_reverse(const mel__digraph *g, dom_work *w)
+{
+    uint32_t p, j, d, N = w->nlive;
+    uint64_t total = 0;
+
+    w->roff = mel__calloc(w->a, (size_t)N + 2, sizeof *w->roff);
+    if (!w->roff)
+        return MEL_ENOMEM;
+    for (p = 1; p <= N; p++) {
+        uint32_t v = w->vertex[p];
+        const uint32_t *s = mel__dg_succ(g, v);
+        d = mel__dg_deg(g, v);
+        for (j = 0; j < d; j++)
+            if (!mel__dg_dead(g, s[j]))
+                w->roff[w->num[s[j]]]++;
+    }
+    for (p = 0; p <= N + 1; p++) {
+        uint64_t c = w->roff[p];
+        w->roff[p] = total;
+        total += c;
+    }
+    w->nredges = total;
+    w->rdst = mel__calloc(w->a, total ? total : 1, sizeof *w->rdst);
+    if (!w->rdst)
+        return MEL_ENOMEM;
+    for (p = 1; p <= N; p++) {
+        uint32_t v = w->vertex[p];
+        const uint32_t *s = mel__dg_succ(g, v);
+        d = mel__dg_deg(g, v);
+        for (j = 0; j < d; j++)
+            if (!mel__dg_dead(g, s[j]))
+                w->rdst[w->roff[w->num[s[j]]]++] = p;
+    }
+    /* each roff[p] now holds the end of p's list: shift to starts */
+    memmove(w->roff + 1, w->roff, ((size_t)N + 1) * sizeof *w->roff);
+    w->roff[0] = 0;
+    return MEL_OK;
+}
+
+/* EVAL(v) for a processed vertex v (v > cur): compresses v's forest path up
+ * to the first vertex not yet processed and returns the label of least
+ * semidominator on it. */
+static int eval(dom_work *w, uint32_t v, uint32_t cur, uint32_t *out)
+{
+    uint32_t *anc = w->anc, *label = w->label, *semi = w->semi;
+    size_t sp = 0;
+    uint32_t x = v;
+
+    while (anc[x] > cur) {
+        if (sp == w->stack_cap) {
+            size_t ncap = w->stack_cap * 2;
+            uint32_t *ns = mel__realloc(w->a, w->stack, w->stack_cap * sizeof *ns,
+                                        ncap * sizeof *ns);
+            if (!ns)
+                return MEL_ENOMEM;
+            w->stack = ns;
+            w->stack_cap = ncap;
+        }
+        w->stack[sp++] = x;
+        x = anc[x];
+    }
+    while (sp > 0) {
+        uint32_t y = w->stack[--sp], p = anc[y];
+        if (semi[label[p]] < semi[label[y]])
+            label[y] = label[p];
+        anc[y] = anc[p];
+    }
+    *out = label[v];
+    return MEL_OK;
+}
+
+static int semidominators(const mel__digraph *preds, dom_work *w)
+{
+    uint32_t N = w->nlive, p, k;
+    int rc;
+
+    memcpy(w->anc, w->idom, ((size_t)N + 1) * sizeof *w->anc);
+    for (p = 0; p <= N; p++)
+        w->label[p] = p;
+    for (p = N; p >= 1; p--) {
+        uint32_t s = w->semi[p]; /* DFS parent, or 0 for a root */
+        const uint32_t *pr;
+        uint64_t np;
+
+        if (w->roff) {
+            pr = w->rdst + w->roff[p];
+            np = w->roff[p + 1] - w->roff[p];
+        } else {
+            uint32_t v = w->vertex[p];
+            pr = mel__dg_succ(preds, v);
+            np = mel__dg_deg(preds, v);
+        }
+        for (uint64_t j = 0; j < np; j++) {
+            uint32_t q, cand;
+            if (w->roff) {
+                q = pr[j];
+            } else {
+                if (pr[j] >= w->n || mel__dg_dead(preds, pr[j]))
+                    continue;
+                q = w->num[pr[j]];
+                if (q == 0)
+                    continue;
+            }
+            if (q <= p) {
+                cand = q;
+            } else {
+                if ((rc = eval(w, q, p, &k)) != MEL_OK)
+                    return rc;
+                cand = w->semi[k];
+            }
+            if (cand < s)
+                s = cand;
+        }
+        w->semi[p] = s;
+        if (((N - p) & (PROGRESS_EVERY - 1)) == 0 && (rc = tick(w, N - p)) != MEL_OK)
+            return rc;
+    }
+    return MEL_OK;
+}
+
+static void nearest_common_ancestors(dom_work *w)
+{
+    uint32_t N = w->nlive, p;
+
+    w->idom[0] = 0;
+    for (p = 1; p <= N; p++) {
+        uint32_t x = w->idom[p];
+        while (x > w->semi[p])
+            x = w->idom[x];
+        w->idom[p] = x;
+    }
+}
+
+int mel__dominators(const mel__digraph *g, const mel__digraph *preds, const uint32_t *markers,
+                    size_t nmarkers, mel_progress_fn progress, void *progress_ctx,
+                    const mel_allocator *a, mel__domtree *t)
+{
+    dom_work w;
+    uint32_t *roots = NULL, *idom_node = NULL;
+    size_t nroots = 0;
+    uint32_t v, p;
+    int rc = MEL_ENOMEM;
+
+    memset(&w, 0, sizeof w);
+    memset(t, 0, sizeof *t);
+    w.a = a;
+    w.n = g->n;
+    w.progress = progress;
+    w.progress_ctx = progress_ctx;
+    if (g->n == UINT32_MAX) {
+        rc = MEL_EINVAL;
+        goto done;
+    }
+    for (v = 0; v < g->n; v++)
+        if (!mel__dg_dead(g, v))
+            w.nlive++;
+    if ((rc = mel__root_list(g, markers, nmarkers, a, &roots, &nroots)) != MEL_OK)
+        goto done;
+    rc = MEL_ENOMEM;
+    w.num = alloc_u32(a, g->n);
+    w.vertex = alloc_u32(a, (size_t)w.nlive + 1);
+    w.idom = alloc_u32(a, (size_t)w.nlive + 1);
+    w.label = alloc_u32(a, (size_t)w.nlive + 1);
+    w.semi = alloc_u32(a, (size_t)w.nlive + 1);
+    if (!w.num || !w.vertex || !w.idom || !w.label || !w.semi)
+        goto done;
+    if ((rc = number_nodes(g, &w, roots, nroots)) != MEL_OK)
+        goto done;
+    /* Semidominator candidates start at the DFS parent; a root also has
+     * the super-root (0) as a predecessor, even when the DFS reached it
+     * from another root first. */
+    for (p = 0; p <= w.nlive; p++)
+        w.semi[p] = w.idom[p];
+    for (size_t k = 0; k < nroots; k++)
+        w.semi[w.num[roots[k]]] = 0;
+    free_u32(a, &roots, nroots);
+    if (!preds && (rc = build_reverse(g, &w)) != MEL_OK)
+        goto done;
+    rc = MEL_ENOMEM;
+    w.anc = alloc_u32(a, (size_t)w.nlive + 1);
+    w.stack_cap = 1024;
+    w.stack = alloc_u32(a, w.stack_cap);
+    if (!w.anc || !w.stack)
+        goto done;
+    if ((rc = semidominators(preds, &w)) != MEL_OK)
+        goto done;
+    nearest_common_ancestors(&w);
+
+    /* release the working arrays before the result is laid out */
+    free_u32(a, &w.stack, w.stack_cap);
+    free_u32(a, &w.anc, (size_t)w.nlive + 1);
+    free_u32(a, &w.semi, (size_t)w.nlive + 1);
+    free_u32(a, &w.label, (size_t)w.nlive + 1);
+    free_u32(a, &w.rdst, w.nredges);
+    mel__free(a, w.roff, ((size_t)w.nlive + 2) * sizeof *w.roff);
+    w.roff = NULL;
+    free_u32(a, &w.num, g->n);
+    rc = MEL_ENOMEM;
+    idom_node = alloc_u32(a, g->n);
+    if (!idom_node)
+        goto done;
+    for (v = 0; v < g->n; v++)
+        idom_node[v] = MEL_NONE;
+    for (p = 1; p <= w.nlive; p++)
+        idom_node[w.vertex[p]] = w.idom[p] ? w.vertex[w.idom[p]] : MEL_NONE;
+    memmove(w.vertex, w.vertex + 1, (size_t)w.nlive * sizeof *w.vertex);
+    t->n = g->n;
+    t->nlive = w.nlive;
+    t->idom = idom_node;
+    t->order = w.vertex;
+    idom_node = NULL;
+    w.vertex = NULL;
+    rc = MEL_OK;
+done:
+    free_u32(a, &roots, nroots);
+    free_u32(a, &idom_node, g->n);
+    free_u32(a, &w.num, g->n);
+    free_u32(a, &w.vertex, (size_t)w.nlive + 1);
+    free_u32(a, &w.idom, (size_t)w.nlive + 1);
+    free_u32(a, &w.anc, (size_t)w.nlive + 1);
+    free_u32(a, &w.semi, (size_t)w.nlive + 1);
+    free_u32(a, &w.label, (size_t)w.nlive + 1);
+    free_u32(a, &w.stack, w.stack_cap);
+    free_u32(a, &w.rdst, w.nredges);
+    mel__free(a, w.roff, ((size_t)w.nlive + 2) * sizeof *w.roff);
+    return rc;
+}
+
+void mel__domtree_free(mel__domtree *t, const mel_allocator *a)
+{
+    if (!t)
+        return;
+    free_u32(a, &t->idom, t->n);
+    free_u32(a, &t->order, (size_t)t->nlive + 1);
+    t->n = t->nlive = 0;
+}
+
+void mel__retained_sizes(const mel__domtree *t, const uint64_t *size, uint64_t *out,
+                         uint64_t *total)
+{
+    uint64_t sum = 0;
+    uint32_t k;
+
+    for (uint32_t v = 0; v < t->n; v++)
+        out[v] = 0;
+    for (k = 0; k < t->nlive; k++) {
+        uint32_t v = t->order[k];
+        out[v] = size ? size[v] : 1;
+    }
+    for (k = t->nlive; k-- > 0;) {
+        uint32_t v = t->order[k], d = t->idom[v];
+        if (d != MEL_NONE)
+            out[d] += out[v];
+        else
+            sum += out[v];
+    }
+    if (total)
+        *total = sum;
+}
+
+int mel__dom_children(const mel__domtree *t, const mel_allocator *a, uint32_t **koff,
+                      uint32_t **kid)
+{
+    uint32_t *off = NULL, *kids = NULL;
+    uint32_t k, total = 0;
+    int rc = MEL_ENOMEM;
+
+    *koff = NULL;
+    *kid = NULL;
+    off = alloc_u32(a, (size_t)t->n + 2);
+    kids = alloc_u32(a, t->nlive);
+    if (!off || !kids)
+        goto done;
+    for (k = 0; k < t->nlive; k++) {
+        uint32_t d = t->idom[t->order[k]];
+        off[d == MEL_NONE ? t->n : d]++;
+    }
+    for (k = 0; k <= t->n + 1; k++) {
+        uint32_t c = off[k];
+        off[k] = total;
+        total += c;
+    }
+    for (k = 0; k < t->nlive; k++) {
+        uint32_t v = t->order[k], d = t->idom[v];
+        kids[off[d == MEL_NONE ? t->n : d]++] = v;
+    }
+    memmove(off + 1, off, ((size_t)t->n + 1) * sizeof *off);
+    off[0] = 0;
+    *koff = off;
+    *kid = kids;
+    off = kids = NULL;
+    rc = MEL_OK;
+done:
+    free_u32(a, &off, (size_t)t->n + 2);
+    free_u32(a, &kids, t->nlive);
+    return rc;
+}
