@@ -14,32 +14,40 @@
 #include <stdint.h>
 
 /* A directed graph in compressed sparse row form, read-only.
- *   successors of v: dst[off[v] .. off[v] + deg(v)), where deg(v) is
- *   cnt[v] when cnt is non-NULL, else off[v+1] - off[v].
- *   dead (may be NULL): nonzero marks a node outside the graph (a deleted
- *   record); its edges and the edges pointing at it are ignored.
- * Every dst[] entry must be < n. */
+ *   successors of v: dst[off[v] .. off[v+1]), or, when flags[v] & reloc_bit,
+ *   dst[rstart[v] .. rstart[v] + rcount[v]).
+ *   A node with flags[v] & dead_bits is outside the graph (a deleted
+ *   record): its edges and the edges pointing at it are ignored.
+ *   flags may be NULL (no dead nodes, no relocation).
+ * Every successor must be < n. */
 typedef struct mel__digraph {
     uint32_t n;
-    const uint64_t *off;
-    const uint32_t *cnt;
+    const uint32_t *off;    /* n + 1 entries */
     const uint32_t *dst;
-    const uint8_t *dead;
+    const uint8_t *flags;
+    uint8_t dead_bits;
+    uint8_t reloc_bit;
+    const uint32_t *rstart;
+    const uint32_t *rcount;
 } mel__digraph;
 
 static inline uint32_t mel__dg_deg(const mel__digraph *g, uint32_t v)
 {
-    return g->cnt ? g->cnt[v] : (uint32_t)(g->off[v + 1] - g->off[v]);
+    if (g->flags && (g->flags[v] & g->reloc_bit))
+        return g->rcount[v];
+    return g->off[v + 1] - g->off[v];
 }
 
 static inline const uint32_t *mel__dg_succ(const mel__digraph *g, uint32_t v)
 {
+    if (g->flags && (g->flags[v] & g->reloc_bit))
+        return g->dst + g->rstart[v];
     return g->dst + g->off[v];
 }
 
 static inline int mel__dg_dead(const mel__digraph *g, uint32_t v)
 {
-    return g->dead != NULL && g->dead[v] != 0;
+    return g->flags != NULL && (g->flags[v] & g->dead_bits) != 0;
 }
 
 /* --- roots (roots.c) -------------------------------------------------- */
@@ -77,12 +85,11 @@ int mel__dominators(const mel__digraph *g, const mel__digraph *preds, const uint
                     const mel_allocator *a, mel__domtree *t);
 void mel__domtree_free(mel__domtree *t, const mel_allocator *a);
 
-/* Retained sizes: out[v] = size[v] plus the retained sizes of the nodes v
- * immediately dominates (size NULL: every size 1).  Dead nodes get 0.
- * out has t->n entries.  Also returns the super-root's total in *total
- * (may be NULL). */
-void mel__retained_sizes(const mel__domtree *t, const uint64_t *size, uint64_t *out,
-                         uint64_t *total);
+/* Retained sizes, in place: on entry ret[v] (t->n entries) is v's own
+ * size (0 for dead nodes); on return it is that size plus the retained
+ * sizes of the nodes v immediately dominates.  *total (may be NULL) gets
+ * the super-root's retained size: the sum over all live nodes. */
+void mel__retained_sizes(const mel__domtree *t, uint64_t *ret, uint64_t *total);
 
 /* Children lists of the dominator tree, by counting sort of idom:
  * children of v: kid[koff[v] .. koff[v+1]), of the super-root:
@@ -99,5 +106,16 @@ int mel__dom_children(const mel__domtree *t, const mel_allocator *a, uint32_t **
  * and for dead nodes.  Returns MEL_OK, MEL_ENOMEM or MEL_EINVAL. */
 int mel__bfs_parents(const mel__digraph *g, const uint32_t *markers, size_t nmarkers,
                      const mel_allocator *a, uint32_t **parent);
+
+/* --- glue to mel_graph (retention.c) --------------------------------- */
+
+struct mel_graph;
+
+/* The graph's children as a digraph (deleted records dead). */
+void mel__graph_digraph(const struct mel_graph *g, mel__digraph *dg);
+/* The dominator tree and retained sizes computed on g (borrowed), or
+ * MEL_EINVAL if mel_compute_dominators has not run since the last change. */
+int mel__graph_domtree(const struct mel_graph *g, const mel__domtree **tree,
+                       const uint64_t **retained);
 
 #endif

@@ -26,7 +26,7 @@ typedef struct dom_work {
     uint32_t *anc;     /* forest ancestor for EVAL (preorder space) */
     uint32_t *semi;    /* semidominator (preorder space) */
     uint32_t *label;   /* DFS edge cursor, then EVAL label (preorder space) */
-    uint64_t *roff;    /* reverse graph in preorder space, or NULL */
+    uint32_t *roff;    /* back/cross edges in preorder space, or NULL */
     uint32_t *rdst;
     uint64_t nredges;
     uint32_t *stack;   /* EVAL path stack */
@@ -115,40 +115,60 @@ static int number_nodes(const mel__digraph *g, dom_work *w, const uint32_t *root
     return next - 1 == w->nlive ? MEL_OK : MEL_EINVAL;
 }
 
-/* Reverse graph in preorder space: predecessors of preorder p are
- * rdst[roff[p] .. roff[p+1]). */
+/* Reverse graph in preorder space, for the edges that matter to EVAL.
+ * An edge q -> p with q < p (tree and forward edges) only offers q itself as
+ * a semidominator candidate: those are folded into semi[p] here, in a
+ * forward pass, and not stored.  The others (q > p: back and cross edges)
+ * are stored: predecessors of p are rdst[roff[p] .. roff[p+1]).  Node order
+ * is walked, so num[] is the only map needed. */
 static int build_reverse(const mel__digraph *g, dom_work *w)
 {
-    uint32_t p, j, d, N = w->nlive;
+    uint32_t v, j, d, N = w->nlive, p;
     uint64_t total = 0;
 
-    w->roff = mel__calloc(w->a, (size_t)N + 2, sizeof *w->roff);
+    w->roff = alloc_u32(w->a, (size_t)N + 2);
     if (!w->roff)
         return MEL_ENOMEM;
-    for (p = 1; p <= N; p++) {
-        uint32_t v = w->vertex[p];
-        const uint32_t *s = mel__dg_succ(g, v);
+    for (v = 0; v < g->n; v++) {
+        const uint32_t *s;
+        uint32_t q = w->num[v];
+        if (q == 0)
+            continue;
+        s = mel__dg_succ(g, v);
         d = mel__dg_deg(g, v);
-        for (j = 0; j < d; j++)
-            if (!mel__dg_dead(g, s[j]))
-                w->roff[w->num[s[j]]]++;
+        for (j = 0; j < d; j++) {
+            uint32_t c = w->num[s[j]];
+            if (c == 0)
+                continue;
+            if (q < c) {
+                if (q < w->semi[c])
+                    w->semi[c] = q;
+            } else if (q > c) {
+                w->roff[c]++;
+            }
+        }
     }
     for (p = 0; p <= N + 1; p++) {
-        uint64_t c = w->roff[p];
-        w->roff[p] = total;
+        uint32_t c = w->roff[p];
+        w->roff[p] = (uint32_t)total;
         total += c;
     }
     w->nredges = total;
-    w->rdst = mel__calloc(w->a, total ? total : 1, sizeof *w->rdst);
+    w->rdst = alloc_u32(w->a, total);
     if (!w->rdst)
         return MEL_ENOMEM;
-    for (p = 1; p <= N; p++) {
-        uint32_t v = w->vertex[p];
-        const uint32_t *s = mel__dg_succ(g, v);
+    for (v = 0; v < g->n; v++) {
+        const uint32_t *s;
+        uint32_t q = w->num[v];
+        if (q == 0)
+            continue;
+        s = mel__dg_succ(g, v);
         d = mel__dg_deg(g, v);
-        for (j = 0; j < d; j++)
-            if (!mel__dg_dead(g, s[j]))
-                w->rdst[w->roff[w->num[s[j]]]++] = p;
+        for (j = 0; j < d; j++) {
+            uint32_t c = w->num[s[j]];
+            if (c != 0 && q > c)
+                w->rdst[w->roff[c]++] = q;
+        }
     }
     /* each roff[p] now holds the end of p's list: shift to starts */
     memmove(w->roff + 1, w->roff, ((size_t)N + 1) * sizeof *w->roff);
@@ -293,8 +313,11 @@ int mel__dominators(const mel__digraph *g, const mel__digraph *preds, const uint
     for (size_t k = 0; k < nroots; k++)
         w.semi[w.num[roots[k]]] = 0;
     free_u32(a, &roots, nroots);
-    if (!preds && (rc = build_reverse(g, &w)) != MEL_OK)
-        goto done;
+    if (!preds) {
+        if ((rc = build_reverse(g, &w)) != MEL_OK)
+            goto done;
+        free_u32(a, &w.num, g->n); /* the reverse graph is in preorder space */
+    }
     rc = MEL_ENOMEM;
     w.anc = alloc_u32(a, (size_t)w.nlive + 1);
     w.stack_cap = 1024;
@@ -311,8 +334,7 @@ int mel__dominators(const mel__digraph *g, const mel__digraph *preds, const uint
     free_u32(a, &w.semi, (size_t)w.nlive + 1);
     free_u32(a, &w.label, (size_t)w.nlive + 1);
     free_u32(a, &w.rdst, w.nredges);
-    mel__free(a, w.roff, ((size_t)w.nlive + 2) * sizeof *w.roff);
-    w.roff = NULL;
+    free_u32(a, &w.roff, (size_t)w.nlive + 2);
     free_u32(a, &w.num, g->n);
     rc = MEL_ENOMEM;
     idom_node = alloc_u32(a, g->n);
@@ -341,7 +363,7 @@ done:
     free_u32(a, &w.label, (size_t)w.nlive + 1);
     free_u32(a, &w.stack, w.stack_cap);
     free_u32(a, &w.rdst, w.nredges);
-    mel__free(a, w.roff, ((size_t)w.nlive + 2) * sizeof *w.roff);
+    free_u32(a, &w.roff, (size_t)w.nlive + 2);
     return rc;
 }
 
@@ -354,24 +376,19 @@ void mel__domtree_free(mel__domtree *t, const mel_allocator *a)
     t->n = t->nlive = 0;
 }
 
-void mel__retained_sizes(const mel__domtree *t, const uint64_t *size, uint64_t *out,
-                         uint64_t *total)
+void mel__retained_sizes(const mel__domtree *t, uint64_t *ret, uint64_t *total)
 {
     uint64_t sum = 0;
-    uint32_t k;
+    uint32_t k, v;
 
-    for (uint32_t v = 0; v < t->n; v++)
-        out[v] = 0;
-    for (k = 0; k < t->nlive; k++) {
-        uint32_t v = t->order[k];
-        out[v] = size ? size[v] : 1;
-    }
     for (k = t->nlive; k-- > 0;) {
-        uint32_t v = t->order[k], d = t->idom[v];
+        uint32_t d;
+        v = t->order[k];
+        d = t->idom[v];
         if (d != MEL_NONE)
-            out[d] += out[v];
+            ret[d] += ret[v];
         else
-            sum += out[v];
+            sum += ret[v];
     }
     if (total)
         *total = sum;
