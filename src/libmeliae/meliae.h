@@ -416,22 +416,131 @@ MEL_API int mel_collapse_instance_dicts(mel_graph *g, uint64_t *ncollapsed,
 /* --- 5.4 Dominators and retained sizes ------------------------------- */
 /* Roots: header root markers plus every live node without parents, under a
  * virtual super-root; nodes reachable only through unrooted cycles are
- * attached to the super-root too.  Needs no parents beforehand. */
+ * attached to the super-root too (lowest index first).  Needs no parents
+ * beforehand.  Deleted records are left out with their edges; missing
+ * (dangling) nodes are ordinary nodes of size 0.
+ * Computes the dominator tree (Semi-NCA, no recursion) and every retained
+ * size and keeps them in the graph until its next structural change.
+ *   progress: may be NULL; called now and then with phase "dominators".
+ * Returns MEL_OK, MEL_EINVAL (g NULL), MEL_ENOMEM or MEL_ECANCELED. */
 MEL_API int mel_compute_dominators(mel_graph *g, mel_progress_fn progress, void *progress_ctx);
+/* Nonzero if dominators are computed and still valid. */
 MEL_API int mel_graph_has_dominators(const mel_graph *g);
-/* Immediate dominator; MEL_NONE means the super-root. */
+/* Immediate dominator; MEL_NONE means the super-root (also returned for
+ * deleted records, out-of-range indexes and when nothing is computed). */
 MEL_API uint32_t mel_graph_idom(const mel_graph *g, uint32_t i);
+/* Retained size: i's size plus the sizes of all objects only i keeps alive.
+ * 0 for deleted records or when nothing is computed. */
 MEL_API uint64_t mel_graph_retained(const mel_graph *g, uint32_t i);
+/* The super-root's retained size: the sum of the sizes of all live nodes.
+ * 0 if dominators were not computed. */
+MEL_API uint64_t mel_graph_retained_total(const mel_graph *g);
+/* Retained size per type, without double counting: for each type id t,
+ * the sum of the retained sizes of the objects of type t that no other
+ * object of type t dominates.  Fills mel_type_summary.retained.
+ *   per_type: gets a malloc'd array of *ntypes entries indexed by type id
+ *             (free with mel_free).
+ * Returns MEL_OK, MEL_EINVAL (no dominators computed, NULL argument) or
+ * MEL_ENOMEM. */
+MEL_API int mel_retained_by_type(const mel_graph *g, uint64_t **per_type, size_t *ntypes);
 
 /* --- 5.5 Paths from the roots ---------------------------------------- */
 /* Shortest path from the super-root to target: out[0] is a root node,
- * out[n-1] is target.  MEL_ENOTFOUND if unreachable.  The first call does
- * one BFS (cached in the graph). */
+ * out[n-1] is target.  The first call does one BFS (cached in the graph
+ * until its next structural change); later calls only walk parents.
+ *   out: gets a malloc'd array of *n node indexes (free with mel_free).
+ * Returns MEL_OK, MEL_EINVAL (bad index or NULL argument), MEL_ENOTFOUND
+ * (a deleted record) or MEL_ENOMEM. */
 MEL_API int mel_path_to(mel_graph *g, uint32_t target, uint32_t **out, size_t *n);
 /* Label of the edge parent->child as written in a path, e.g. "['cache']",
- * "[3]", ".attr", "->" when unknown.  Returns bytes needed (snprintf rule). */
+ * "[3]", ".attr", ".__dict__", "->" when unknown.  Writes at most cap bytes
+ * including the NUL (buf may be NULL when cap is 0).  Returns bytes needed
+ * without the NUL (snprintf rule). */
 MEL_API size_t mel_edge_label(const mel_graph *g, uint32_t parent, uint32_t child, char *buf,
                               size_t cap);
+/* The text of a path such as sys.modules['app'].__dict__['cache'][3]: the
+ * first node by its root marker's name (or kind), else as <type at 0xADDR>,
+ * then one edge label per step; an unknown edge is written "->" followed
+ * by the child as <type at 0xADDR>.
+ *   out: gets a malloc'd NUL-terminated string (free with mel_free).
+ * Returns MEL_OK, MEL_EINVAL (a node out of range, NULL argument) or
+ * MEL_ENOMEM. */
+MEL_API int mel_path_format(const mel_graph *g, const uint32_t *path, size_t n, char **out);
+
+/* --- 5.6 Leak suspects ------------------------------------------------- */
+enum mel_suspect_kind {
+    MEL_SUSPECT_OBJECT = 1, /* one object retains a large share of the heap */
+    MEL_SUSPECT_GROUP = 2   /* many objects of one type, under one dominator */
+};
+
+typedef struct mel_suspect {
+    int kind;           /* enum mel_suspect_kind */
+    uint32_t node;      /* OBJECT: the object; GROUP: the common dominator
+                           (MEL_NONE = the super-root) */
+    uint32_t type_id;   /* type of the object, or of the group's members */
+    uint64_t count;     /* 1, or the group's member count */
+    uint64_t retained;  /* bytes retained by the object or by the members together */
+    double fraction;    /* retained / heap total */
+    uint32_t example;   /* GROUP: the member retaining most; OBJECT: node */
+    uint32_t *path;     /* path from the roots to node (n entries, may be empty) */
+    size_t path_len;
+    char *path_text;    /* mel_path_format of path ("<roots>" for the super-root) */
+} mel_suspect;
+
+typedef struct mel_suspect_report {
+    uint64_t total;     /* heap total: the super-root's retained size */
+    size_t n;
+    mel_suspect *items; /* n entries, largest retained first */
+} mel_suspect_report;
+
+/* Leak suspects in the spirit of Eclipse MAT's report.  Computes the
+ * dominators first if needed.
+ *   OBJECT: each deepest object retaining at least min_fraction of the
+ *           heap (none of its dominated objects does), i.e. the point where
+ *           a big retained set fans out.
+ *   GROUP:  for each dominator (the super-root included), its immediately
+ *           dominated objects of one type, at least two, retaining at least
+ *           min_fraction of the heap together.
+ *   min_fraction: in (0, 1]; 0.10 is the classic choice.
+ *   max_items: keep at most this many (0 = all).
+ *   out: gets the report (free with mel_suspect_report_free).
+ * Returns MEL_OK, MEL_EINVAL (bad fraction, NULL argument), MEL_ENOMEM or
+ * MEL_ECANCELED. */
+MEL_API int mel_suspects(mel_graph *g, double min_fraction, size_t max_items,
+                         mel_suspect_report **out);
+MEL_API void mel_suspect_report_free(mel_suspect_report *r);
+
+/* --- 5.7 Diff of two dumps ------------------------------------------- */
+typedef struct mel_diff_type {
+    const char *name;     /* display type name, owned by the report */
+    uint64_t old_count, new_count;
+    uint64_t old_size, new_size;
+    int64_t count_delta;  /* new_count - old_count */
+    int64_t size_delta;   /* new_size - old_size */
+    uint64_t added_count; /* objects of this type only in the new dump */
+    uint64_t added_size;
+} mel_diff_type;
+
+typedef struct mel_diff_report {
+    uint64_t old_count, new_count, old_size, new_size; /* live records */
+    uint64_t kept_count;  /* objects in both dumps (same address and type name) */
+    uint64_t gone_count, gone_size; /* only in the old dump */
+    size_t ntypes;
+    mel_diff_type *types; /* biggest growers first: size_delta descending,
+                             then count_delta descending, then name */
+    size_t nadded;
+    uint32_t *added;      /* indexes in the new graph of the objects only in
+                             it, largest size first */
+} mel_diff_report;
+
+/* Compares two dumps (any sizes, classic dumps too).  An object of the new
+ * dump is the same object as one of the old dump when both have the same
+ * address and the same display type name; types are matched by display
+ * name.  Deleted records are left out; missing nodes are not objects.
+ *   out: gets the report (free with mel_diff_report_free).
+ * Returns MEL_OK, MEL_EINVAL (NULL argument) or MEL_ENOMEM. */
+MEL_API int mel_diff(const mel_graph *old_g, const mel_graph *new_g, mel_diff_report **out);
+MEL_API void mel_diff_report_free(mel_diff_report *r);
 
 #ifdef __cplusplus
 }
