@@ -883,8 +883,8 @@ static PyObject *graph_retained(GraphObject *self, PyObject *arg)
 }
 
 /* summarize(start, excluded) -> (total_count, total_size, rows); start None
- * covers every live record; rows are (type_name, count, total_size, sq_sum,
- * max_size, max_index, retained). */
+ * covers every live record; rows are (type_name, type_id, count, total_size,
+ * sq_sum, max_size, max_index, retained). */
 static PyObject *graph_summarize(GraphObject *self, PyObject *args)
 {
     PyObject *start_o, *excl_o, *rows = NULL, *res = NULL;
@@ -917,7 +917,8 @@ static PyObject *graph_summarize(GraphObject *self, PyObject *args)
 
         if (!nm)
             goto done;
-        row = Py_BuildValue("(NKKdKkK)", nm, (unsigned long long)t->count,
+        row = Py_BuildValue("(NkKKdKkK)", nm, (unsigned long)t->type_id,
+                            (unsigned long long)t->count,
                             (unsigned long long)t->total_size, t->sq_sum,
                             (unsigned long long)t->max_size, (unsigned long)t->max_index,
                             (unsigned long long)t->retained);
@@ -1030,6 +1031,125 @@ static PyObject *graph_edge_label(GraphObject *self, PyObject *args)
     return res;
 }
 
+static PyObject *graph_retained_total(GraphObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (graph_check(self) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(mel_graph_retained_total(self->g));
+}
+
+/* retained_by_type() -> list indexed by type id: retained bytes of the
+ * objects of that type no other object of that type dominates. */
+static PyObject *graph_retained_by_type(GraphObject *self, PyObject *Py_UNUSED(ignored))
+{
+    uint64_t *per = NULL;
+    size_t n = 0, k;
+    PyObject *list = NULL;
+    int rc;
+
+    if (graph_check(self) < 0)
+        return NULL;
+    rc = mel_retained_by_type(self->g, &per, &n);
+    if (rc != MEL_OK)
+        return raise_status(graph_state(self), rc, NULL, NULL);
+    list = PyList_New((Py_ssize_t)n);
+    if (!list)
+        goto done;
+    for (k = 0; k < n; k++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(per[k]);
+        if (!v) {
+            Py_CLEAR(list);
+            goto done;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)k, v);
+    }
+done:
+    mel_free(per);
+    return list;
+}
+
+/* path_format(indexes) -> text such as sys.modules['app'].__dict__['cache']. */
+static PyObject *graph_path_format(GraphObject *self, PyObject *seq)
+{
+    uint32_t *arr = NULL;
+    size_t n = 0;
+    char *text = NULL;
+    PyObject *res = NULL;
+    int rc;
+
+    if (index_array(self, seq, &arr, &n) < 0)
+        return NULL;
+    rc = mel_path_format(self->g, arr, n, &text);
+    if (rc != MEL_OK) {
+        raise_status(graph_state(self), rc, NULL, NULL);
+        goto done;
+    }
+    res = decode_text(text, strlen(text));
+done:
+    mel_free(text);
+    PyMem_Free(arr);
+    return res;
+}
+
+static PyObject *optional_index(uint32_t i)
+{
+    if (i == MEL_NONE)
+        Py_RETURN_NONE;
+    return PyLong_FromUnsignedLong(i);
+}
+
+/* suspects(min_fraction, max_items) -> (total, items); each item is a dict
+ * with kind ("object"/"group"), node (index or None for the super-root),
+ * type, count, retained, fraction, example, path (indexes), path_text. */
+static PyObject *graph_suspects(GraphObject *self, PyObject *args)
+{
+    double frac;
+    Py_ssize_t max_items;
+    mel_suspect_report *r = NULL;
+    PyObject *items = NULL, *res = NULL;
+    size_t k;
+    int rc;
+
+    if (!PyArg_ParseTuple(args, "dn:suspects", &frac, &max_items))
+        return NULL;
+    if (graph_check(self) < 0)
+        return NULL;
+    if (max_items < 0) {
+        PyErr_SetString(PyExc_ValueError, "max_items must be >= 0");
+        return NULL;
+    }
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    rc = mel_suspects(self->g, frac, (size_t)max_items, &r);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (rc != MEL_OK)
+        return raise_status(graph_state(self), rc, NULL, NULL);
+    items = PyList_New((Py_ssize_t)r->n);
+    if (!items)
+        goto done;
+    for (k = 0; k < r->n; k++) {
+        const mel_suspect *s = &r->items[k];
+        size_t len = 0;
+        const char *tn = mel_graph_type_name(self->g, s->type_id, &len);
+        PyObject *item = Py_BuildValue(
+            "{s:s,s:N,s:N,s:K,s:K,s:d,s:N,s:N,s:N}", "kind",
+            s->kind == MEL_SUSPECT_GROUP ? "group" : "object", "node", optional_index(s->node),
+            "type", decode_text(tn, len), "count", (unsigned long long)s->count, "retained",
+            (unsigned long long)s->retained, "fraction", s->fraction, "example",
+            optional_index(s->example), "path", index_list(s->path, s->path_len), "path_text",
+            decode_text(s->path_text, s->path_text ? strlen(s->path_text) : 0));
+        if (!item)
+            goto done;
+        PyList_SET_ITEM(items, (Py_ssize_t)k, item);
+    }
+    res = Py_BuildValue("(KO)", (unsigned long long)r->total, items);
+done:
+    Py_XDECREF(items);
+    mel_suspect_report_free(r);
+    return res;
+}
+
 static PyMethodDef graph_methods[] = {
     {"count", (PyCFunction)graph_count, METH_NOARGS, "Number of records (deleted ones too)."},
     {"missing", (PyCFunction)graph_missing, METH_NOARGS, "Number of dangling-address nodes."},
@@ -1089,6 +1209,14 @@ static PyMethodDef graph_methods[] = {
      "path_to(i) -> indexes from a root to i, or None."},
     {"edge_label", (PyCFunction)graph_edge_label, METH_VARARGS,
      "edge_label(parent, child) -> label such as \"['key']\"."},
+    {"retained_total", (PyCFunction)graph_retained_total, METH_NOARGS,
+     "retained_total() -> bytes of all live objects (the super-root's retained size)."},
+    {"retained_by_type", (PyCFunction)graph_retained_by_type, METH_NOARGS,
+     "retained_by_type() -> retained bytes per type id, without double counting."},
+    {"path_format", (PyCFunction)graph_path_format, METH_O,
+     "path_format(indexes) -> the path as text."},
+    {"suspects", (PyCFunction)graph_suspects, METH_VARARGS,
+     "suspects(min_fraction, max_items) -> (heap total, items)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1362,6 +1490,59 @@ static PyType_Spec loader_spec = {
 /* Module                                                                  */
 /* ---------------------------------------------------------------------- */
 
+/* diff(old, new) -> dict with the totals, "types" (list of dicts, biggest
+ * growers first) and "added" (indexes in new, largest first). */
+static PyObject *engine_diff(PyObject *module, PyObject *args)
+{
+    engine_state *st = get_state(module);
+    PyObject *old_o, *new_o, *types = NULL, *res = NULL;
+    GraphObject *og, *ng;
+    mel_diff_report *r = NULL;
+    size_t k;
+    int rc;
+
+    if (!PyArg_ParseTuple(args, "O!O!:diff", (PyTypeObject *)st->graph_type, &old_o,
+                          (PyTypeObject *)st->graph_type, &new_o))
+        return NULL;
+    og = (GraphObject *)old_o;
+    ng = (GraphObject *)new_o;
+    if (graph_check(og) < 0 || graph_check(ng) < 0)
+        return NULL;
+    rc = mel_diff(og->g, ng->g, &r);
+    if (rc != MEL_OK)
+        return raise_status(st, rc, NULL, NULL);
+    types = PyList_New((Py_ssize_t)r->ntypes);
+    if (!types)
+        goto done;
+    for (k = 0; k < r->ntypes; k++) {
+        const mel_diff_type *t = &r->types[k];
+        PyObject *item = Py_BuildValue(
+            "{s:N,s:K,s:K,s:K,s:K,s:L,s:L,s:K,s:K}", "type",
+            decode_text(t->name, t->name ? strlen(t->name) : 0), "old_count",
+            (unsigned long long)t->old_count, "new_count", (unsigned long long)t->new_count,
+            "old_size", (unsigned long long)t->old_size, "new_size",
+            (unsigned long long)t->new_size, "count_delta", (long long)t->count_delta,
+            "size_delta", (long long)t->size_delta, "added_count",
+            (unsigned long long)t->added_count, "added_size", (unsigned long long)t->added_size);
+        if (!item)
+            goto done;
+        PyList_SET_ITEM(types, (Py_ssize_t)k, item);
+    }
+    res = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:O,s:N}", "old_count",
+                        (unsigned long long)r->old_count, "new_count",
+                        (unsigned long long)r->new_count, "old_size",
+                        (unsigned long long)r->old_size, "new_size",
+                        (unsigned long long)r->new_size, "kept_count",
+                        (unsigned long long)r->kept_count, "gone_count",
+                        (unsigned long long)r->gone_count, "gone_size",
+                        (unsigned long long)r->gone_size, "types", types, "added",
+                        index_list(r->added, r->nadded));
+done:
+    Py_XDECREF(types);
+    mel_diff_report_free(r);
+    return res;
+}
+
 static PyObject *engine_have_zstd(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
     (void)module;
@@ -1382,6 +1563,8 @@ static PyMethodDef engine_functions[] = {
     {"load_path", (PyCFunction)(void (*)(void))engine_load_path, METH_VARARGS | METH_KEYWORDS,
      "load_path(path, strict=False, progress=None, progress_every=0, source_name=None)\n"
      "-> (Graph, report).  '-' reads stdin; gzip and zstd are detected."},
+    {"diff", engine_diff, METH_VARARGS,
+     "diff(old, new) -> dict: what changed between two graphs."},
     {"have_zstd", engine_have_zstd, METH_NOARGS, "True if this build reads .zst dumps."},
     {"strerror", engine_strerror, METH_O, "strerror(code) -> description of a MEL_E* code."},
     {NULL, NULL, 0, NULL},

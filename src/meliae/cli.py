@@ -227,17 +227,8 @@ def _load(path: str, args: argparse.Namespace) -> Any:
 
 
 def _obj_json(obj: Any, om: Any) -> Dict[str, Any]:
-    out: Dict[str, Any] = {"address": obj.address, "type": obj.type_str, "size": obj.size}
-    if obj.length is not None:
-        out["len"] = obj.length
-    value = obj.value
-    if value is not None:
-        out["value"] = value
-    out["num_children"] = len(obj)
-    out["num_parents"] = obj.num_parents
-    if om._g.has_dominators():
-        out["retained"] = obj.retained_size
-    return out
+    from meliae._report import object_json
+    return object_json(obj)
 
 
 def _report_json(om: Any) -> Dict[str, Any]:
@@ -257,14 +248,8 @@ def _emit_json(command: str, payload: Dict[str, Any]) -> None:
 
 
 def _table(headers: Sequence[str], rows: List[Sequence[Any]], widths: Sequence[int]) -> str:
-    """Right-aligned columns that widen to fit; the last column is left-aligned text."""
-    cols = len(headers) - 1
-    real = [max([widths[k], len(headers[k]) + 1] + [len(str(r[k])) + 1 for r in rows])
-            for k in range(cols)]
-    lines = ["".join(headers[k].rjust(real[k]) for k in range(cols)) + " " + headers[-1]]
-    for r in rows:
-        lines.append("".join(str(r[k]).rjust(real[k]) for k in range(cols)) + " " + str(r[-1]))
-    return "\n".join(lines)
+    from meliae._report import table
+    return table(headers, rows, widths)
 
 
 def _lookup(om: Any, address: int, path: str) -> Any:

@@ -28,7 +28,7 @@ from typing import (Any, Callable, Dict, IO, Iterable, Iterator, List, Optional,
 from meliae import _engine
 
 __all__ = [
-    "DumpError", "DumpWarning", "LoadReport", "ObjManager", "load",
+    "DumpError", "DumpWarning", "LoadReport", "ObjManager", "Path", "diff", "load",
 ]
 
 DumpError = _engine.DumpError
@@ -691,13 +691,17 @@ class Path:
 
     ``objects`` are the proxies from the root to the target, ``labels[k]``
     names the edge from ``objects[k]`` to ``objects[k + 1]`` (``['key']``,
-    ``[3]``, ``.attr`` or ``->``), ``root`` describes the first object.
+    ``[3]``, ``.attr`` or ``->``), ``root`` describes the first object and
+    ``text`` is the whole chain in one expression
+    (``sys.modules['app'].__dict__['cache'][3]``).
     """
 
-    def __init__(self, objects: List[_MemObjectProxy], labels: List[str], root: str) -> None:
+    def __init__(self, objects: List[_MemObjectProxy], labels: List[str], root: str,
+                 text: str = "") -> None:
         self.objects = objects
         self.labels = labels
         self.root = root
+        self.text = text
 
     def __len__(self) -> int:
         return len(self.objects)
@@ -711,7 +715,8 @@ class Path:
     def __str__(self) -> str:
         if not self.objects:
             return "no path from the roots"
-        lines = ["%s  (%s)" % (self.objects[0], self.root)]
+        lines = [self.text] if self.text else []
+        lines.append("%s  (%s)" % (self.objects[0], self.root))
         for label, obj in zip(self.labels, self.objects[1:]):
             lines.append("  %s -> %s" % (label, obj))
         return "\n".join(lines)
@@ -895,12 +900,14 @@ class ObjManager:
         else:
             total_count, total_size, rows = g.summarize([self._index(obj)],
                                                         self._indexes(excluding))
+        per_type = g.retained_by_type() if g.has_dominators() and obj is None else None
         types = {}
-        for name, count, size, sq_sum, max_size, max_index, retained in rows:
+        for name, type_id, count, size, sq_sum, max_size, max_index, retained in rows:
+            if per_type is not None and type_id < len(per_type):
+                retained = per_type[type_id]
             types[name] = _TypeSummary(name, count, size, sq_sum, max_size,
                                        g.address(max_index) if count else None, retained)
-        return _ObjSummary(types, total_count, total_size,
-                           show_retained=g.has_dominators() and obj is None)
+        return _ObjSummary(types, total_count, total_size, show_retained=per_type is not None)
 
     def _type_ids(self, type_str: str) -> List[int]:
         g = self._g
@@ -986,6 +993,15 @@ class ObjManager:
         best = heapq.nlargest(n, self._live_indexes(), key=lambda i: (key(i), -i))
         return [self._proxy(i) for i in best]
 
+    def suspects(self, min_fraction: float = 0.10, max_items: int = 20) -> "SuspectReport":
+        """Likely leaks: single objects retaining at least ``min_fraction`` of
+        the heap, and groups of same-typed objects under one dominator that do
+        together.  Computes dominators if needed."""
+        from meliae._report import SuspectReport
+
+        total, items = self._g.suspects(min_fraction, max_items)
+        return SuspectReport(self, total, items, min_fraction)
+
     def roots(self) -> List[Tuple[str, Optional[str], Optional[_MemObjectProxy]]]:
         """The header's root markers as (kind, name, proxy or None)."""
         return [(kind, name, None if i is None else self._proxy(i))
@@ -1004,4 +1020,18 @@ class ObjManager:
             if i == indexes[0]:
                 root = "root %s: %s" % (kind, name) if name else "root %s" % kind
                 break
-        return Path([self._proxy(i) for i in indexes], labels, root)
+        return Path([self._proxy(i) for i in indexes], labels, root, g.path_format(indexes))
+
+
+def diff(old: Union[Source, ObjManager], new: Union[Source, ObjManager],
+         show_prog: bool = False) -> "DiffReport":
+    """Compares two dumps of the same program: which types grew, which
+    objects are new.  ``old`` and ``new`` are ObjManagers or anything
+    :func:`load` accepts (loaded with the default collapsing)."""
+    from meliae._report import DiffReport
+
+    if not isinstance(old, ObjManager):
+        old = load(old, show_prog=show_prog)
+    if not isinstance(new, ObjManager):
+        new = load(new, show_prog=show_prog)
+    return DiffReport(old, new, _engine.diff(old._g, new._g))
