@@ -119,7 +119,7 @@ int mel_compute_dominators(mel_graph *g, mel_progress_fn progress, void *progres
     if (!ret)
         goto done;
     for (v = 0; v < nn; v++)
-        ret[v] = mel_graph_size(g, v);
+        ret[v] = (g->flags[v] & MEL_NODE_DELETED) ? 0 : mel_graph_size(g, v);
     r = get_retention(g);
     if (!r)
         goto done;
