@@ -68,7 +68,8 @@ def main() -> None:
     try:
         out = mod.capture(args.dump)
     except Exception as e:
-        rec.update(status="error", error="%s: %s" % (type(e).__name__, e),
+        rec.update(status="unavailable" if isinstance(e, ImportError) else "error",
+                   error="%s: %s" % (type(e).__name__, e),
                    traceback=traceback.format_exc()[-2000:])
         emit(rec)
         return

@@ -27,6 +27,12 @@ def proc_status() -> Dict[str, int]:
     return out
 
 
+# The highest VmHWM seen before any reset since the last PeakProbe.start():
+# stage probes inside a measurement reset the peak, the outer probe still
+# needs the overall one.
+_HWM_BEFORE_RESETS = [0]
+
+
 def reset_peak() -> bool:
     """Reset this process's peak RSS (VmHWM) to its current RSS.
 
@@ -34,6 +40,7 @@ def reset_peak() -> bool:
     False where it is not possible; the caller then falls back to ru_maxrss,
     which can hide a tool's peak under the workload's own build peak.
     """
+    _HWM_BEFORE_RESETS[0] = max(_HWM_BEFORE_RESETS[0], proc_status().get("VmHWM", 0))
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -53,6 +60,7 @@ class PeakProbe:
     def start(self) -> None:
         """Record the RSS now and reset the high-water mark."""
         self.exact = reset_peak()
+        _HWM_BEFORE_RESETS[0] = 0
         st = proc_status()
         self.rss_before = st.get("VmRSS", 0)
         self.maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -60,9 +68,49 @@ class PeakProbe:
     def extra(self) -> int:
         """Bytes the peak rose above the RSS recorded by :meth:`start`."""
         if self.exact:
-            return max(0, proc_status().get("VmHWM", 0) - self.rss_before)
+            hwm = max(proc_status().get("VmHWM", 0), _HWM_BEFORE_RESETS[0])
+            return max(0, hwm - self.rss_before)
         maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         return max(0, maxrss - max(self.rss_before, self.maxrss_before))
+
+
+class StageProbe:
+    """Time and peak memory of each stage inside one measurement.
+
+    ``stage(name)`` closes the previous stage and opens the next; ``done()``
+    closes the last.  Each stage gets seconds, its peak RSS above the RSS at
+    its start, and the RSS at its end.
+    """
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.perf_counter
+        self.seconds: Dict[str, float] = {}
+        self.extra: Dict[str, int] = {}
+        self.rss_after: Dict[str, int] = {}
+        self._name: Optional[str] = None
+        self._t0 = 0.0
+        self._rss0 = 0
+
+    def _close(self) -> None:
+        if self._name is None:
+            return
+        st = proc_status()
+        self.seconds[self._name] = self._clock() - self._t0
+        self.extra[self._name] = max(0, st.get("VmHWM", 0) - self._rss0)
+        self.rss_after[self._name] = st.get("VmRSS", 0)
+        self._name = None
+
+    def stage(self, name: str) -> None:
+        self._close()
+        reset_peak()
+        self._name = name
+        self._rss0 = proc_status().get("VmRSS", 0)
+        self._t0 = self._clock()
+
+    def done(self) -> None:
+        self._close()
 
 
 def emit(record: Dict[str, Any]) -> None:
