@@ -129,7 +129,19 @@ static PyObject *raise_status(engine_state *st, int code, const mel_error *err,
     case MEL_ENOTFOUND:
         PyErr_SetString(PyExc_KeyError, detail ? detail : mel_strerror(code));
         return NULL;
+    case MEL_EUNSUPPORTED:
+        if (!err) {
+            PyErr_Format(PyExc_NotImplementedError, "%s", mel_strerror(code));
+            return NULL;
+        }
+        return raise_dump_error(st, code, err, source);
     default:
+        if (!err) {
+            /* Not a load: no location to report. */
+            PyErr_Format(PyExc_RuntimeError, "libmeliae: %s%s%s", mel_strerror(code),
+                         detail ? ": " : "", detail ? detail : "");
+            return NULL;
+        }
         return raise_dump_error(st, code, err, source);
     }
 }

@@ -251,7 +251,9 @@ def _load_graph(source: Source, strict: bool, progress: _Progress) -> Tuple[Any,
     else:
         name = "<lines>"
         if isinstance(source, (list, tuple)):
-            progress.bytes_total = sum(len(x) for x in source)
+            progress.bytes_total = sum(
+                len(x) + (not x.endswith("\n" if isinstance(x, str) else b"\n"))
+                for x in source)
         loader = _engine.Loader(strict=strict, progress=cb, source_name=name)
         _feed_lines(loader, source)  # type: ignore[arg-type]
     graph, raw = loader.finish()
