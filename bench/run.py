@@ -171,16 +171,22 @@ class Setup:
             f.write(" ".join(pk))
         return py
 
-    def install_ours(self, py: str, tag: str) -> bool:
-        """Build this checkout's meliae (a copy of the working tree) into ``py``."""
+    def install_ours(self, py: str, tag: str, working_tree: bool = False) -> bool:
+        """Build meliae into ``py`` from a copy of the committed HEAD (or of the
+        working tree), so the figures belong to the commit named in RESULTS.md."""
         tmp = tempfile.mkdtemp(prefix="meliae-bench-src-")
         try:
-            for name in ("setup.py", "pyproject.toml", "README.md"):
-                if os.path.exists(os.path.join(ROOT, name)):
-                    shutil.copy2(os.path.join(ROOT, name), tmp)
-            shutil.copytree(os.path.join(ROOT, "src"), os.path.join(tmp, "src"),
-                            ignore=shutil.ignore_patterns("*.so", "__pycache__",
-                                                          "*.egg-info"))
+            if working_tree or not os.path.isdir(os.path.join(ROOT, ".git")):
+                for name in ("setup.py", "pyproject.toml", "README.md"):
+                    if os.path.exists(os.path.join(ROOT, name)):
+                        shutil.copy2(os.path.join(ROOT, name), tmp)
+                shutil.copytree(os.path.join(ROOT, "src"), os.path.join(tmp, "src"),
+                                ignore=shutil.ignore_patterns("*.so", "__pycache__",
+                                                              "*.egg-info"))
+            else:
+                arch = subprocess.run(["git", "archive", "--format=tar", "HEAD"], cwd=ROOT,
+                                      stdout=subprocess.PIPE, check=True).stdout
+                subprocess.run(["tar", "-x", "-C", tmp], input=arch, check=True)
             rc = run_logged([py, "-m", "pip", "install", "-q", "--no-deps",
                              "--no-build-isolation", "--force-reinstall", tmp],
                             "ours-%s.log" % tag, 1200)
@@ -240,7 +246,7 @@ class Setup:
         with open(status_path, "w") as f:
             json.dump({"python": self.classic_py, "exe": self.classic, "notes": notes}, f)
 
-    def run(self, want_classic: bool, install: bool) -> None:
+    def run(self, want_classic: bool, install: bool, working_tree: bool) -> None:
         self.main = self.make_venv(MAIN_PY, "bench-venv-" + MAIN_PY,
                                    list(PEERS) + ["setuptools", "wheel"])
         self.near = self.make_venv(OURS_NEAR_CLASSIC, "bench-venv-" + OURS_NEAR_CLASSIC,
@@ -248,7 +254,7 @@ class Setup:
         for tag, py in ((MAIN_PY, self.main), (OURS_NEAR_CLASSIC, self.near)):
             if py and install:
                 log("building meliae into the %s venv" % tag)
-                self.ours_ok[tag] = self.install_ours(py, tag)
+                self.ours_ok[tag] = self.install_ours(py, tag, working_tree)
         if want_classic:
             log("classic Meliae venv")
             self.classic_venv()
@@ -880,6 +886,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help="skip the classic Meliae")
     ap.add_argument("--no-install", action="store_true",
                     help="do not rebuild meliae into the bench virtualenvs")
+    ap.add_argument("--working-tree", action="store_true",
+                    help="build meliae from the working tree instead of the committed HEAD")
     ap.add_argument("--no-sections", action="store_true",
                     help="do not run bench_dump.py / bench_load.py; keep their sections as is")
     ap.add_argument("--no-plot", action="store_true")
@@ -919,7 +927,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                                             else sys.argv[1:]))
     t0 = time.time()
     setup = Setup()
-    setup.run(args.classic, not args.no_install)
+    setup.run(args.classic, not args.no_install, args.working_tree)
     if setup.main is None:
         log("no bench virtualenv: cannot run")
         return 1
