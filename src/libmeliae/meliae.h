@@ -504,8 +504,7 @@ typedef struct mel_suspect_report {
  *   min_fraction: in (0, 1]; 0.10 is the classic choice.
  *   max_items: keep at most this many (0 = all).
  *   out: gets the report (free with mel_suspect_report_free).
- * Returns MEL_OK, MEL_EINVAL (bad fraction, NULL argument), MEL_ENOMEM or
- * MEL_ECANCELED. */
+ * Returns MEL_OK, MEL_EINVAL (bad fraction, NULL argument) or MEL_ENOMEM. */
 MEL_API int mel_suspects(mel_graph *g, double min_fraction, size_t max_items,
                          mel_suspect_report **out);
 MEL_API void mel_suspect_report_free(mel_suspect_report *r);
