@@ -1753,6 +1753,7 @@ int mel_loader_finish(mel_loader *l, mel_graph **out, mel_load_report *report, m
     *out = l->g;
     l->g = NULL;
 done:
+    l->rep.lines = l->line;
     if (report)
         *report = l->rep;
     return rc;
