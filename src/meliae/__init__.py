@@ -1,0 +1,19 @@
+"""meliae: dump the heap of a live Python process, analyse it offline.
+
+``meliae.scanner`` writes dumps (docs/format.md); ``meliae.loader`` reads them.
+Submodules are imported on first use, so ``import meliae`` stays cheap.
+"""
+import importlib
+from typing import Any
+
+__version__ = "1.0.0.dev0"
+version_info = (1, 0, 0, "dev", 0)
+
+__all__ = ["__version__", "version_info", "scanner", "loader"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the ``scanner`` and ``loader`` submodules lazily."""
+    if name in ("scanner", "loader"):
+        return importlib.import_module("." + name, __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
