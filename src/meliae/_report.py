@@ -163,7 +163,10 @@ class DiffReport:
         self.kept_count: int = raw["kept_count"]
         self.gone_count: int = raw["gone_count"]
         self.gone_size: int = raw["gone_size"]
-        self.types: List[Dict[str, Any]] = raw["types"]
+        # types present in neither dump (such as the placeholder type of
+        # dangling references) carry no information
+        self.types: List[Dict[str, Any]] = [t for t in raw["types"]
+                                            if t["old_count"] or t["new_count"]]
         self._new = new
         self._added: List[int] = raw["added"]
 

@@ -376,7 +376,8 @@ def cmd_path(args: argparse.Namespace) -> int:
                          "object": _obj_json(o, om)})
         _emit_json("path", {"dump": args.dump, "load": _report_json(om),
                             "target": _obj_json(obj, om), "found": bool(path),
-                            "root": path.root or None, "path": hops})
+                            "root": path.root or None, "text": path.text or None,
+                            "path": hops})
         return 0
     if not path:
         print("%r is not reachable from any root" % (obj,))
