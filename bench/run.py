@@ -429,6 +429,16 @@ class Suite:
                     for tool, py in (("classic", s.classic), ("ours", s.main),
                                      ("purepy", s.classic), ("wc", None), ("cat", None)):
                         self.analysis(py, tool, csrc, "classic", wl, size, "analysis")
+        exe = build_c_driver("domibench", s.notes)
+        if exe:
+            self.records.append(run_driver(exe, ["--synthetic", str(max(a.sizes))],
+                                           a.timeout_big))
+            big = [k for k in self.dumps if k[0] == "ours"]
+            if big:
+                key = max(big, key=lambda k: k[2])
+                rec = run_driver(exe, [self.dumps[key]], a.timeout_big)
+                rec.update(workload=key[1], size=key[2])
+                self.records.append(rec)
         for path in set(self.dumps.values()):
             if os.path.exists(path) and not a.keep_dumps:
                 os.unlink(path)
@@ -437,6 +447,52 @@ class Suite:
         if size >= 5000000:
             return [w for w in self.a.workloads if w in self.a.big_workloads]
         return list(self.a.workloads)
+
+
+def build_c_driver(name: str, notes: List[str]) -> Optional[str]:
+    """Compile bench/<name>.c against the committed engine; the executable."""
+    src = os.path.join(HERE, name + ".c")
+    if not os.path.exists(src):
+        return None
+    tmp = tempfile.mkdtemp(prefix="meliae-bench-c-")
+    exe = os.path.join(BUILD, "bench", name)
+    os.makedirs(os.path.dirname(exe), exist_ok=True)
+    try:
+        arch = subprocess.run(["git", "archive", "--format=tar", "HEAD", "src/libmeliae"],
+                              cwd=ROOT, stdout=subprocess.PIPE, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=arch, check=True)
+        eng = os.path.join(tmp, "src", "libmeliae")
+        zstd = os.path.exists("/usr/include/zstd.h")
+        cmd = ["cc", "-std=c11", "-O2", "-DMEL_STATIC_BUILD", "-D_POSIX_C_SOURCE=200809L"] + \
+            (["-DMEL_HAVE_ZSTD"] if zstd else []) + ["-I" + eng, src] + \
+            sorted(os.path.join(eng, f) for f in os.listdir(eng) if f.endswith(".c")) + \
+            ["-lz"] + (["-lzstd"] if zstd else []) + ["-lm", "-o", exe]
+        rc = run_logged(cmd, name + ".log", 600)
+    except subprocess.CalledProcessError:
+        rc = -1
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if rc != 0:
+        notes.append("bench/%s.c did not build against the committed engine "
+                     "(build/bench-logs/%s.log)" % (name, name))
+        return None
+    return exe
+
+
+def run_driver(exe: str, args: Sequence[str], timeout: float) -> Dict[str, Any]:
+    """Run a C benchmark driver; its text output as a record."""
+    rec: Dict[str, Any] = {"side": "driver", "tool": os.path.basename(exe),
+                           "args": list(args)}
+    log("driver %s %s" % (os.path.basename(exe), " ".join(args)))
+    try:
+        p = subprocess.run([exe] + list(args), stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        rec.update(status="timeout", error="timed out after %d s" % timeout)
+        return rec
+    rec["output"] = p.stdout.decode(errors="replace")
+    rec["status"] = "ok" if p.returncode == 0 else "error"
+    return rec
 
 
 def dump_objects(path: str) -> Optional[int]:
@@ -739,6 +795,48 @@ def targets(records: List[Dict[str, Any]]) -> List[str]:
     else:
         out.append("| load, parse, steady memory, dominators, path query | not measured | not met | "
                    "meliae's loader was not available in this run |")
+    for r in group(records, side="driver", tool="domibench", status="ok"):
+        text = r.get("output", "")
+        src = ("synthetic graph, %s objects" % "{:,}".format(int(r["args"][1]))
+               if r["args"][0] == "--synthetic" else
+               "our %s %s dump" % (r.get("workload"), size_label(r.get("size", 0))))
+        n = None
+        m = re.search(r"synthetic graph: (\d+) objects", text) or \
+            re.search(r": (\d+) objects \(\+", text)
+        if m:
+            n = int(m.group(1))
+        t = re.search(r"^total:\s+([\d.]+) s", text, re.M) or \
+            re.search(r"dominators \+ retained sizes: ([\d.]+) s", text)
+        if t and n:
+            secs = float(t.group(1))
+            scaled = secs * 1e7 / n
+            out.append(target_row("dominators + retained on 10 M objects ≤ 10 s (domibench, %s)"
+                                  % src, "%.2f s%s" % (secs, "" if n >= 9e6 else
+                                                       " (≈ %.1f s scaled to 10 M)" % scaled),
+                                  scaled <= 10, "%.1f s over" % (scaled - 10)))
+        pk = re.search(r"peak extra memory:\s+([\d.]+) bytes/object", text)
+        if pk:
+            b = float(pk.group(1))
+            out.append(target_row("dominators ≤ 36 extra bytes/object (domibench, %s)" % src,
+                                  "%.1f B/object" % b, b <= 36, "%.1f B/object over" % (b - 36)))
+        pq = re.search(r"1000 path (?:queries with text|walks):\s+([\d.]+) ms each", text)
+        if pq:
+            q = float(pq.group(1))
+            out.append(target_row("path query < 10 ms after the first BFS (domibench, %s)" % src,
+                                  "%.3f ms" % q, q < 10, "%.1f ms over" % (q - 10)))
+    drivers = group(records, side="driver")
+    if drivers:
+        out.append("")
+        out.append("Output of the C drivers in this run:")
+        for r in drivers:
+            out.append("")
+            out.append("`%s %s`%s:" % (r["tool"], " ".join(
+                os.path.relpath(x, ROOT) if os.path.isabs(x) else x for x in r["args"]),
+                "" if r.get("status") == "ok" else " (%s)" % (r.get("error") or r["status"])))
+            out.append("")
+            out.append("```")
+            out.append((r.get("output") or "").rstrip())
+            out.append("```")
     return out
 
 
@@ -938,12 +1036,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     with open(raw, "w") as f:
         for r in suite.records:
             f.write(json.dumps(r, sort_keys=True) + "\n")
-    if not args.quick:
+    committed = os.path.abspath(args.output) == os.path.join(HERE, "RESULTS.md")
+    if committed:
         shutil.copy(raw, os.path.join(HERE, "results.jsonl"))
     plot_rel = None
     if not args.no_plot:
-        png = os.path.join(OUT if args.quick else HERE,
-                           "plot-quick.png" if args.quick else "plot.png")
+        png = os.path.join(HERE, "plot.png") if committed else \
+            os.path.splitext(args.output)[0] + "-plot.png"
         rc = subprocess.run([setup.main, os.path.join(HERE, "plot.py"), raw, png,
                              "--workload", args.plot_workload], cwd=ROOT).returncode
         if rc == 0:
