@@ -46,8 +46,8 @@ GOLDEN = [
     (["top", "-n", "3", "app.json"], "top.out"),
     (["top", "--by", "size", "-n", "4", "app.json"], "top-size.out"),
     (["show", "app.json", "105"], "show.out"),
-    (["path", "app.json", "111"], "path.out"),
-    (["suspects", "app.json"], "suspects.out"),
+    (["path", "--no-collapse", "app.json", "111"], "path.out"),
+    (["suspects", "--no-collapse", "app.json"], "suspects.out"),
     (["diff", "app-early.json", "app.json"], "diff.out"),
 ]
 
@@ -116,11 +116,12 @@ def test_json_values(capsys, monkeypatch) -> None:
     doc = json.loads(out)
     assert [(o["address"], o["retained"]) for o in doc["objects"]] == [
         (100, 6667), (102, 5975), (105, 5496)]
-    _, out, _ = run(["path", "--json", "app.json", "111"], capsys)
+    _, out, _ = run(["path", "--json", "--no-collapse", "app.json", "111"], capsys)
     doc = json.loads(out)
-    assert [h["object"]["address"] for h in doc["path"]] == [100, 102, 105, 107, 111]
-    assert doc["path"][0]["label"] is None
-    assert doc["path"][1]["label"] == "['app']"
+    assert [h["object"]["address"] for h in doc["path"]] == [100, 102, 103, 105, 107, 111]
+    assert [h["label"] for h in doc["path"]] == [
+        None, "['app']", ".__dict__", "['_cache']", "[1]", ".payload"]
+    assert doc["text"] == "sys.modules['app'].__dict__['_cache'][1].payload"
     assert doc["found"] is True
     _, out, _ = run(["suspects", "--json", "app.json"], capsys)
     doc = json.loads(out)
