@@ -79,7 +79,7 @@ def panel(ax_t: Any, ax_m: Any, data: Series, labels: Dict[str, str], title: str
         ax.grid(True, which="both", alpha=0.3)
     ax_t.set_title(title + ": time")
     ax_m.set_title(title + ": memory")
-    ax_m.legend(fontsize=7, loc="upper left")
+    ax_m.legend(fontsize=7, loc="best", framealpha=0.6)
 
 
 def main() -> None:
