@@ -55,3 +55,25 @@ demo: ## Dump the bundled leaky sample program and print its analysis.
 
 clean: ## Remove build products.
 	rm -rf build *.egg-info src/*.egg-info src/meliae/*.so
+
+# --- hardening: fuzz regression replay, lint ----------------------------------
+# tests/c/test_fuzz_regress.c links both fuzz targets without libFuzzer and replays
+# tests/fuzz/regress/ and the seed corpora in the ordinary check-c and valgrind runs.
+FUZZ_TARGET_SRC := tests/fuzz/fuzz_reader.c tests/fuzz/fuzz_roundtrip.c
+FUZZ_REGRESS_FLAGS := -Itests/fuzz -DMEL_FUZZ_NO_ENTRY -DMEL_FUZZ_DIR='"$(CURDIR)/tests/fuzz"'
+
+$(BUILD)/asan/test_fuzz_regress: tests/c/test_fuzz_regress.c $(FUZZ_TARGET_SRC) tests/fuzz/fuzz_targets.h $(ENGINE_SRC) src/libmeliae/meliae.h tests/c/mtest.h
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(WERROR) $(DEFS) -g -O1 $(SANFLAGS) -Isrc/libmeliae -Itests/c $(FUZZ_REGRESS_FLAGS) $< $(FUZZ_TARGET_SRC) $(ENGINE_SRC) $(LIBS) -o $@
+
+$(BUILD)/plain/test_fuzz_regress: tests/c/test_fuzz_regress.c $(FUZZ_TARGET_SRC) tests/fuzz/fuzz_targets.h $(ENGINE_SRC) src/libmeliae/meliae.h tests/c/mtest.h
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(WERROR) $(DEFS) -g -O1 -Isrc/libmeliae -Itests/c $(FUZZ_REGRESS_FLAGS) $< $(FUZZ_TARGET_SRC) $(ENGINE_SRC) $(LIBS) -o $@
+
+fuzz-replay: ## Replay the fuzz seeds and tests/fuzz/regress/ without libFuzzer.
+	$(MAKE) -C tests/fuzz replay
+
+CPPCHECK ?= cppcheck
+.PHONY: lint
+lint: ## Static analysis of the C sources with cppcheck (configuration: .cppcheck).
+	$(CPPCHECK) $$(sed -e 's/#.*//' .cppcheck) $(DEFS) -Isrc/libmeliae src/libmeliae tests/c tests/fuzz

@@ -131,7 +131,7 @@ static void fz_same_outcome(const fz_load *a, const fz_load *b)
 }
 
 /* Accessors on every node: indexes in range, lookups consistent. */
-static void fz_check_nodes(const mel_graph *g, int fresh)
+static void fz_check_nodes(const mel_graph *g)
 {
     uint32_t n = mel_graph_count(g), total = n + mel_graph_missing(g);
     uint32_t i, k, ntypes = mel_graph_type_count(g), live = 0;
@@ -151,8 +151,7 @@ static void fz_check_nodes(const mel_graph *g, int fresh)
         MEL_FUZZ_CHECK(nch == 0 || ch != NULL);
         for (k = 0; k < nch; k++)
             MEL_FUZZ_CHECK(ch[k] < total);
-        if (fresh)
-            MEL_FUZZ_CHECK(2 * (uint64_t)mel_graph_kv_pairs(g, i) <= nch);
+        (void)mel_graph_kv_pairs(g, i);
         memset(&v, 0, sizeof v);
         mel_graph_value(g, i, &v);
         if (v.kind == MEL_VALUE_TEXT && v.text_len > 0) {
@@ -313,6 +312,14 @@ static void fz_check_paths(mel_graph *g, uint32_t h)
         if (rc != MEL_OK)
             continue;
         MEL_FUZZ_CHECK(np >= 1 && path[np - 1] == t);
+        {
+            char *text = NULL;
+            rc = mel_path_format(g, path, np, &text);
+            MEL_FUZZ_CHECK(rc == MEL_OK || rc == MEL_ENOMEM);
+            if (rc == MEL_OK)
+                MEL_FUZZ_CHECK(text != NULL && strlen(text) > 0);
+            mel_free(text);
+        }
         for (k = 0; k + 1 < np; k++) {
             uint32_t nch = 0, j, found = 0;
             const uint32_t *ch = mel_graph_children(g, path[k], &nch);
@@ -328,6 +335,49 @@ static void fz_check_paths(mel_graph *g, uint32_t h)
                 MEL_FUZZ_CHECK(strlen(big) == need);
         }
         mel_free(path);
+    }
+}
+
+/* Leak suspects, retained sizes per type, and the diff of a graph with itself. */
+static void fz_check_suspects_diff(mel_graph *g)
+{
+    uint32_t total = mel_graph_count(g) + mel_graph_missing(g);
+    mel_suspect_report *r = NULL;
+    mel_diff_report *d = NULL;
+    uint64_t *per_type = NULL;
+    size_t k, ntypes = 0;
+    int rc;
+
+    rc = mel_suspects(g, 0.10, 0, &r);
+    MEL_FUZZ_CHECK(rc == MEL_OK || rc == MEL_ENOMEM);
+    if (rc == MEL_OK) {
+        for (k = 0; k < r->n; k++) {
+            const mel_suspect *s = &r->items[k];
+            MEL_FUZZ_CHECK(s->kind == MEL_SUSPECT_OBJECT || s->kind == MEL_SUSPECT_GROUP);
+            MEL_FUZZ_CHECK(s->node == MEL_NONE || s->node < total);
+            MEL_FUZZ_CHECK(s->type_id < mel_graph_type_count(g));
+            MEL_FUZZ_CHECK(s->path_len == 0 || s->path != NULL);
+            MEL_FUZZ_CHECK(s->path_text != NULL);
+            MEL_FUZZ_CHECK(k == 0 || r->items[k - 1].retained >= s->retained);
+        }
+        mel_suspect_report_free(r);
+    }
+    if (mel_graph_has_dominators(g)) {
+        rc = mel_retained_by_type(g, &per_type, &ntypes);
+        MEL_FUZZ_CHECK(rc == MEL_OK || rc == MEL_ENOMEM);
+        if (rc == MEL_OK)
+            MEL_FUZZ_CHECK(ntypes <= mel_graph_type_count(g));
+        mel_free(per_type);
+    }
+    rc = mel_diff(g, g, &d);
+    MEL_FUZZ_CHECK(rc == MEL_OK || rc == MEL_ENOMEM);
+    if (rc == MEL_OK) {
+        MEL_FUZZ_CHECK(d->nadded == 0 && d->gone_count == 0);
+        MEL_FUZZ_CHECK(d->kept_count == mel_graph_live(g));
+        MEL_FUZZ_CHECK(d->old_count == d->new_count && d->old_size == d->new_size);
+        for (k = 0; k < d->ntypes; k++)
+            MEL_FUZZ_CHECK(d->types[k].count_delta == 0 && d->types[k].size_delta == 0);
+        mel_diff_report_free(d);
     }
 }
 
@@ -360,7 +410,7 @@ static void fz_mutate(mel_graph *g, uint32_t h)
         rc = mel_graph_delete(g, (h >> 4) % n);
         MEL_FUZZ_CHECK(rc == MEL_OK || rc == MEL_EINVAL);
     }
-    fz_check_nodes(g, 0);
+    fz_check_nodes(g);
 }
 
 /* Everything the engine can do with a loaded graph, in the CLI's order. */
@@ -370,7 +420,7 @@ static void fz_exercise(mel_graph *g, uint32_t h)
     uint32_t live;
     int rc;
 
-    fz_check_nodes(g, 1);
+    fz_check_nodes(g);
     (void)mel_graph_memory(g);
     rc = mel_graph_compute_parents(g, -1);
     MEL_FUZZ_CHECK(rc == MEL_OK || rc == MEL_ENOMEM);
@@ -384,15 +434,17 @@ static void fz_exercise(mel_graph *g, uint32_t h)
     MEL_FUZZ_CHECK(rc == MEL_OK || rc == MEL_ENOMEM);
     if (rc == MEL_OK)
         MEL_FUZZ_CHECK(mel_graph_live(g) + ncollapsed == live);
-    fz_check_nodes(g, 0);
+    fz_check_nodes(g);
     rc = mel_graph_compute_parents(g, 1 + (int64_t)(h % 3));
     MEL_FUZZ_CHECK(rc == MEL_OK || rc == MEL_ENOMEM);
     fz_check_dominators(g);
     fz_check_paths(g, h);
+    fz_check_suspects_diff(g);
     fz_check_summary_reach(g, h >> 3);
     fz_mutate(g, h);
     fz_check_dominators(g);
     fz_check_paths(g, h >> 5);
+    fz_check_suspects_diff(g);
 }
 
 int mel_fuzz_reader(const uint8_t *data, size_t size)
