@@ -4,9 +4,16 @@
  * the read/write accessors of meliae.h section 4.  The layout is described
  * in graph_internal.h.  Parents live in parents.c, loading in reader.c.
  */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
+#endif
 #include "graph_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 /* ---------------------------------------------------------------------
  * Arenas and sparse maps
@@ -395,18 +402,53 @@ const char *mel_graph_type_name(const mel_graph *g, uint32_t type_id, size_t *le
  * Address index
  * ------------------------------------------------------------------- */
 
+/* Zeroed memory for a large randomly accessed array.  With the libc
+ * allocator, arrays of 4 MiB and more are 2 MiB-aligned and marked for
+ * transparent huge pages (random probes then miss the TLB far less). */
+static void *big_calloc(const mel_allocator *a, size_t n)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (!a && n >= ((size_t)4 << 20)) {
+        size_t align = (size_t)2 << 20, rounded = (n + align - 1) & ~(align - 1);
+        void *p = aligned_alloc(align, rounded);
+        if (p) {
+            madvise(p, rounded, MADV_HUGEPAGE);
+            memset(p, 0, rounded);
+            return p;
+        }
+    }
+#endif
+    return mel__calloc(a, n, 1);
+}
+
+/* Slot value for node i with address hash x, given hidxbits. */
+static inline uint32_t slot_of(uint64_t x, uint32_t i, uint32_t idxbits)
+{
+    uint32_t fp = idxbits >= 32 ? 0 : (uint32_t)(x & ((1u << (32 - idxbits)) - 1));
+    return (uint32_t)(((uint64_t)fp << idxbits) | (i + 1));
+}
+
+static inline uint32_t idx_mask(uint32_t idxbits)
+{
+    return (uint32_t)(((uint64_t)1 << idxbits) - 1);
+}
+
 uint32_t mel__find(const struct mel_graph *g, uint64_t address)
 {
-    uint64_t mask, h;
-    uint32_t s;
+    uint64_t mask, h, x;
+    uint32_t s, want, im, fpm;
 
     if (!g->hslots)
         return MEL_NONE;
     mask = ((uint64_t)1 << g->hbits) - 1;
-    h = mel__hash_addr(address, g->hbits);
+    x = mel__mix_addr(address);
+    h = x >> (64 - g->hbits);
+    im = idx_mask(g->hidxbits);
+    fpm = ~im;
+    want = slot_of(x, 0, g->hidxbits) & fpm;
     while ((s = g->hslots[h]) != 0) {
-        if (g->addr[s - 1] == address)
-            return s - 1;
+        if ((s & fpm) == want && g->addr[(s & im) - 1] == address)
+            return (s & im) - 1;
         h = (h + 1) & mask;
     }
     return MEL_NONE;
@@ -421,46 +463,117 @@ static uint32_t bits_for(uint32_t want)
     return bits;
 }
 
+/* Bits needed to hold n + 1. */
+static uint32_t bits_to_hold(uint64_t n)
+{
+    uint32_t b = 1;
+    while (b < 32 && ((uint64_t)1 << b) <= n + 1)
+        b++;
+    return b;
+}
+
 int mel__index_rebuild(struct mel_graph *g, uint32_t want)
 {
-    uint32_t bits = bits_for(want), i, nn = mel__nodes(g);
+    uint32_t bits = bits_for(want), i, nn = mel__nodes(g), idxbits;
     uint64_t mask = ((uint64_t)1 << bits) - 1;
     uint32_t *slots;
 
     if (bits > 32)
         return MEL_ENOMEM;
-    slots = mel__calloc(g->alloc, (size_t)1 << bits, sizeof *slots);
+    /* room for every index the table can hold before its next rebuild */
+    idxbits = bits_to_hold((uint64_t)(want > nn ? want : nn) + ((uint64_t)1 << bits));
+    slots = big_calloc(g->alloc, ((size_t)1 << bits) * sizeof *slots);
     if (!slots)
         return MEL_ENOMEM;
     for (i = 0; i < nn; i++) {
-        uint64_t h = mel__hash_addr(g->addr[i], bits);
+        uint64_t x = mel__mix_addr(g->addr[i]), h = x >> (64 - bits);
         while (slots[h])
             h = (h + 1) & mask;
-        slots[h] = i + 1;
+        slots[h] = slot_of(x, i, idxbits);
     }
     mel__free(g->alloc, g->hslots, 0);
     g->hslots = slots;
     g->hbits = bits;
+    g->hidxbits = idxbits;
+    return MEL_OK;
+}
+
+/* Nonzero when the table must grow before holding node i. */
+static int index_full(const struct mel_graph *g, uint32_t i)
+{
+    return !g->hslots || ((uint64_t)1 << g->hbits) * 7 < ((uint64_t)i + 1) * 10 ||
+           (uint64_t)i + 1 > idx_mask(g->hidxbits);
+}
+
+int mel__index_insert_new(struct mel_graph *g, uint32_t i)
+{
+    uint64_t mask, h, x, a = g->addr[i];
+    uint32_t s, want, im, fpm;
+
+    if (MEL_UNLIKELY(index_full(g, i))) {
+        int rc = mel__index_rebuild(g, i + 1 > 1024 ? (i + 1) * 2 : 1024);
+        if (rc)
+            return rc;
+    }
+    mask = ((uint64_t)1 << g->hbits) - 1;
+    x = mel__mix_addr(a);
+    h = x >> (64 - g->hbits);
+    im = idx_mask(g->hidxbits);
+    fpm = ~im;
+    want = slot_of(x, i, g->hidxbits);
+    while ((s = g->hslots[h]) != 0) {
+        if (s == want)
+            return MEL_OK; /* node i itself (seen by a rebuild) */
+        if ((s & fpm) == (want & fpm) && g->addr[(s & im) - 1] == a)
+            return 1;
+        h = (h + 1) & mask;
+    }
+    g->hslots[h] = want;
+    return MEL_OK;
+}
+
+int mel__index_build(struct mel_graph *g, uint32_t *ndup)
+{
+    uint32_t nn = mel__nodes(g), i, dups = 0;
+    uint32_t *old = g->hslots;
+    int rc;
+
+    /* start from an empty table sized for every node */
+    g->hslots = NULL;
+    g->hbits = 0;
+    g->hidxbits = 0;
+    {
+        uint32_t keep_n = g->n, keep_m = g->nmissing;
+        g->n = 0;
+        g->nmissing = 0;
+        rc = mel__index_rebuild(g, nn);
+        g->n = keep_n;
+        g->nmissing = keep_m;
+    }
+    if (rc) {
+        g->hslots = old;
+        return rc;
+    }
+    mel__free(g->alloc, old, 0);
+    for (i = 0; i < nn; i++) {
+        if (MEL_LIKELY(i + 16 < nn))
+            MEL_PREFETCH(&g->hslots[mel__hash_addr(g->addr[i + 16], g->hbits)]);
+        rc = mel__index_insert_new(g, i);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            g->flags[i] |= MEL__F_RELOC;
+            dups++;
+        }
+    }
+    *ndup = dups;
     return MEL_OK;
 }
 
 int mel__index_insert(struct mel_graph *g, uint32_t i)
 {
-    uint64_t mask, h;
-
-    if (!g->hslots || ((uint64_t)1 << g->hbits) * 7 < ((uint64_t)i + 1) * 10) {
-        int rc = mel__index_rebuild(g, i + 1 > 1024 ? (i + 1) * 2 : 1024);
-        if (rc)
-            return rc;
-        if (mel__find(g, g->addr[i]) == i)
-            return MEL_OK; /* the rebuild saw node i already */
-    }
-    mask = ((uint64_t)1 << g->hbits) - 1;
-    h = mel__hash_addr(g->addr[i], g->hbits);
-    while (g->hslots[h])
-        h = (h + 1) & mask;
-    g->hslots[h] = i + 1;
-    return MEL_OK;
+    int rc = mel__index_insert_new(g, i);
+    return rc == 1 ? MEL_OK : rc; /* callers insert addresses known to be new */
 }
 
 /* ---------------------------------------------------------------------

@@ -107,10 +107,14 @@ struct mel_graph {
     uint32_t *poff;      /* [n + nmissing + 1] */
     uint32_t *pdst;
 
-    /* Address index: open addressing, linear probing; a slot holds
-     * node index + 1 (0 = empty); the key is addr[slot - 1]. */
+    /* Address index: open addressing, linear probing over 1 << hbits u32
+     * slots.  A slot is 0 (empty) or (fingerprint << hidxbits) | (node + 1):
+     * the low hidxbits bits hold the node index + 1, the high bits a few
+     * bits of the address hash, so most mismatches are rejected without
+     * reading addr[].  Use mel__find() to look up. */
     uint32_t *hslots;
     uint32_t hbits;      /* 1 << hbits slots */
+    uint32_t hidxbits;   /* bits of a slot holding node + 1 (<= 32) */
 
     /* Types: ids 0 .. ntypes-1; names in strs.  A small chained hash maps a
      * name to its id. */
@@ -132,6 +136,12 @@ struct mel_graph {
 };
 
 /* Total node slots (records + missing). */
+#if defined(__GNUC__)
+#define MEL_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define MEL_PREFETCH(p) ((void)0)
+#endif
+
 static inline uint32_t mel__nodes(const struct mel_graph *g)
 {
     return g->n + g->nmissing;
@@ -154,11 +164,18 @@ static inline int mel__live(const struct mel_graph *g, uint32_t i)
     return (g->flags[i] & (MEL_NODE_DELETED | MEL_NODE_MISSING)) == 0;
 }
 
-static inline uint64_t mel__hash_addr(uint64_t a, uint32_t bits)
+/* The address hash: the top bits pick the slot, the low bits make the
+ * fingerprint. */
+static inline uint64_t mel__mix_addr(uint64_t a)
 {
     a ^= a >> 29;
     a *= 0x9E3779B97F4A7C15ull;
-    return a >> (64 - bits);
+    return a ^ (a >> 32);
+}
+
+static inline uint64_t mel__hash_addr(uint64_t a, uint32_t bits)
+{
+    return mel__mix_addr(a) >> (64 - bits);
 }
 
 /* --- graph.c --------------------------------------------------------- */
@@ -174,6 +191,13 @@ uint32_t mel__find(const struct mel_graph *g, uint64_t address);
 /* Inserts node i (addr[i] set) into the address index, growing it as needed.
  * Does not check for duplicates.  0 or MEL_ENOMEM. */
 int mel__index_insert(struct mel_graph *g, uint32_t i);
+/* Inserts node i unless another node has the same address: returns 0 when
+ * inserted, 1 for a duplicate (nothing changed), or MEL_ENOMEM. */
+int mel__index_insert_new(struct mel_graph *g, uint32_t i);
+/* Builds the address index from scratch over every node, keeping the first
+ * of nodes that share an address: later ones are flagged MEL__F_RELOC (a
+ * loader-only use of that bit) and counted in *ndup.  0 or MEL_ENOMEM. */
+int mel__index_build(struct mel_graph *g, uint32_t *ndup);
 /* Rebuilds the address index for all nodes, sized for at least want nodes. */
 int mel__index_rebuild(struct mel_graph *g, uint32_t want);
 /* Side-table aware setters/getters. */

@@ -976,10 +976,14 @@ static int object_line(lp *c)
         goto rollback;
 
     l->saw_object = 1;
-    if (MEL_UNLIKELY(mel__find(g, r.address) != MEL_NONE)) {
-        l->rep.duplicates++;
-        goto rollback_ok;
+    if (g->n >= UINT32_MAX - 2) {
+        rc = perr(c, open, MEL_ELIMIT, "more than 2^32-3 objects");
+        goto rollback;
     }
+    if (mel__graph_reserve(g, g->n + 1))
+        goto nomem;
+    i = g->n;
+    g->addr[i] = r.address;
     /* classic bools: the strings "True" / "False" on a bool */
     if (r.vkind == MEL__V_TEXT && r.tname_len == 4 && memcmp(r.tname, "bool", 4) == 0) {
         size_t vlen;
@@ -990,17 +994,9 @@ static int object_line(lp *c)
             g->varena.n = arena_mark;
         }
     }
-    if (g->n >= UINT32_MAX - 2) {
-        rc = perr(c, open, MEL_ELIMIT, "more than 2^32-3 objects");
-        goto rollback;
-    }
-    if (mel__graph_reserve(g, g->n + 1))
-        goto nomem;
     rt = rawtype_intern(l, r.tname, r.tname_len, r.type_addr);
     if (rt == MEL_NONE)
         goto nomem;
-    i = g->n;
-    g->addr[i] = r.address;
     g->type[i] = rt;
     g->flags[i] = (uint8_t)((r.is_static ? MEL_NODE_STATIC : 0) | (r.vkind << MEL__F_VSHIFT));
     g->val[i] = r.val;
@@ -1012,8 +1008,6 @@ static int object_line(lp *c)
         goto nomem;
     g->coff[i] = (uint32_t)refs_mark;
     g->coff[i + 1] = (uint32_t)l->nrefs;
-    if (mel__index_insert(g, i))
-        goto nomem;
     g->n++;
     l->rep.objects++;
     return MEL_OK;
@@ -1025,11 +1019,6 @@ rollback:
     g->varena.n = arena_mark;
     l->names.n = names_mark;
     return rc;
-rollback_ok:
-    l->nrefs = refs_mark;
-    g->varena.n = arena_mark;
-    l->names.n = names_mark;
-    return MEL_OK;
 }
 
 /* ---------------------------------------------------------------------
@@ -1544,7 +1533,73 @@ static uint32_t add_missing(struct mel_graph *g, uint64_t a)
     return i;
 }
 
-/* Resolves raw ref addresses into node indexes, in place (u64 -> u32). */
+#define PREFETCH(p) MEL_PREFETCH(p)
+
+/* Drops the records flagged as duplicates by mel__index_build (the first
+ * record of an address stays), renumbering the rest densely in file order,
+ * then rebuilds the address index.  0 or MEL_ENOMEM. */
+static int drop_duplicates(mel_loader *l)
+{
+    struct mel_graph *g = l->g;
+    uint32_t n = g->n, i, j = 0, *map;
+    uint64_t roff = 0;
+    size_t k, q;
+    mel__sparse *sides[3];
+
+    map = mel__malloc(l->alloc, ((size_t)n + 1) * sizeof *map);
+    if (!map)
+        return MEL_ENOMEM;
+    for (i = 0; i < n; i++) {
+        uint32_t start = g->coff[i], end = g->coff[i + 1];
+        if (g->flags[i] & MEL__F_RELOC) {
+            map[i] = MEL_NONE;
+            continue;
+        }
+        map[i] = j;
+        g->addr[j] = g->addr[i];
+        g->type[j] = g->type[i];
+        g->size32[j] = g->size32[i];
+        g->len32[j] = g->len32[i];
+        g->kv16[j] = g->kv16[i];
+        g->flags[j] = g->flags[i];
+        g->val[j] = g->val[i];
+        if (roff != start)
+            memmove(l->refs + roff, l->refs + start, (size_t)(end - start) * sizeof *l->refs);
+        g->coff[j] = (uint32_t)roff;
+        roff += end - start;
+        j++;
+    }
+    g->coff[j] = (uint32_t)roff;
+    l->nrefs = roff;
+    g->n = j;
+    sides[0] = &g->size_side;
+    sides[1] = &g->len_side;
+    sides[2] = &g->kv_side;
+    for (q = 0; q < 3; q++) {
+        mel__sparse *sp = sides[q];
+        size_t w = 0;
+        for (k = 0; k < sp->n; k++) {
+            if (map[sp->idx[k]] == MEL_NONE)
+                continue;
+            sp->idx[w] = map[sp->idx[k]];
+            sp->val[w++] = sp->val[k];
+        }
+        sp->n = w;
+    }
+    for (k = 0, q = 0; k < l->nquals; k++) {
+        if (map[l->quals[k].node] == MEL_NONE)
+            continue;
+        l->quals[q] = l->quals[k];
+        l->quals[q++].node = map[l->quals[k].node];
+    }
+    l->nquals = q;
+    mel__free(l->alloc, map, 0);
+    return mel__index_rebuild(g, g->n);
+}
+
+/* Resolves raw ref addresses into node indexes, in place (u64 -> u32).
+ * Lookups are pipelined: the slot of ref k+16 and the address behind the
+ * slot of ref k+8 are prefetched while ref k is resolved. */
 static int resolve_refs(mel_loader *l)
 {
     struct mel_graph *g = l->g;
@@ -1556,6 +1611,19 @@ static int resolve_refs(mel_loader *l)
     for (k = 0; k < n; k++) {
         uint64_t a;
         uint32_t j;
+        if (MEL_LIKELY(k + 16 < n)) {
+            uint64_t a16;
+            memcpy(&a16, buf + (k + 16) * 8, 8);
+            PREFETCH(&g->hslots[mel__hash_addr(a16, g->hbits)]);
+        }
+        if (MEL_LIKELY(k + 8 < n)) {
+            uint64_t a8;
+            uint32_t s8;
+            memcpy(&a8, buf + (k + 8) * 8, 8);
+            s8 = g->hslots[mel__hash_addr(a8, g->hbits)];
+            if (s8)
+                PREFETCH(&g->addr[(s8 & (uint32_t)(((uint64_t)1 << g->hidxbits) - 1)) - 1]);
+        }
         memcpy(&a, buf + k * 8, 8);
         j = mel__find(g, a);
         if (MEL_UNLIKELY(j == MEL_NONE)) {
@@ -1741,7 +1809,17 @@ int mel_loader_finish(mel_loader *l, mel_graph **out, mel_load_report *report, m
         rc = fail_copy(l, err);
         goto done;
     }
-    rc = resolve_refs(l);
+    {
+        uint32_t ndup = 0;
+        rc = mel__index_build(l->g, &ndup);
+        if (!rc && ndup) {
+            l->rep.duplicates += ndup;
+            l->rep.objects -= ndup;
+            rc = drop_duplicates(l);
+        }
+    }
+    if (!rc)
+        rc = resolve_refs(l);
     if (!rc)
         rc = finish_types(l);
     if (!rc)
