@@ -2,40 +2,62 @@
  * parents.c - the reverse (referrer) CSR: for every node, the distinct live
  * records that list it as a child, in file order, at most max_parents of
  * them.  Built by a counting sort over the children CSR in O(nodes + edges)
- * with 8 bytes per node of transient memory.
+ * with 8 bytes per node of transient memory; the random accesses of both
+ * passes are prefetched 16 edges ahead.
  */
 #include "graph_internal.h"
 
 #include <string.h>
 
+/* Per-node state while counting: the last parent seen and the count. */
+typedef struct pstate {
+    uint32_t last;
+    uint32_t count;
+} pstate;
+
 int mel_graph_compute_parents(mel_graph *g, int64_t max_parents)
 {
     uint32_t nn, s, t, k, cnt, cap;
-    uint32_t *count = NULL, *last = NULL, *poff = NULL, *pdst = NULL;
+    pstate *st = NULL;
+    uint32_t *poff = NULL, *pdst = NULL;
     uint64_t total = 0;
     int rc = MEL_ENOMEM;
 
     if (!g)
         return MEL_EINVAL;
     nn = mel__nodes(g);
-    cap = max_parents < 0 ? UINT32_MAX : (max_parents > UINT32_MAX ? UINT32_MAX : (uint32_t)max_parents);
-    count = mel__calloc(g->alloc, (size_t)nn + 1, sizeof *count);
-    last = mel__malloc(g->alloc, ((size_t)nn + 1) * sizeof *last);
-    if (!count || !last)
+    cap = max_parents < 0 ? UINT32_MAX
+                          : (max_parents > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)max_parents);
+    st = mel__malloc(g->alloc, ((size_t)nn + 1) * sizeof *st);
+    if (!st)
         goto done;
-    memset(last, 0xff, ((size_t)nn + 1) * sizeof *last);
+    for (t = 0; t <= nn; t++) {
+        st[t].last = MEL_NONE;
+        st[t].count = 0;
+    }
+    /* Pass 1: count distinct parents (sources ascend, so a repeat of the
+     * same parent is always the last one seen), up to the cap. */
     if (cap) {
         for (s = 0; s < g->n; s++) {
             const uint32_t *c;
             if (!mel__live(g, s))
                 continue;
             c = mel__children(g, s, &cnt);
+            if (cnt > 16)
+                for (k = 0; k < 16; k++)
+                    MEL_PREFETCH(&st[c[k]]);
             for (k = 0; k < cnt; k++) {
+                pstate *p;
+                if (k + 16 < cnt)
+                    MEL_PREFETCH(&st[c[k + 16]]);
+                else if (!(g->flags[s] & MEL__F_RELOC) && g->coff[s] + k + 16 < g->ncdst)
+                    MEL_PREFETCH(&st[g->cdst[g->coff[s] + k + 16]]);
                 t = c[k];
-                if (last[t] == s || count[t] >= cap || (g->flags[t] & MEL_NODE_DELETED))
+                p = &st[t];
+                if (p->last == s || p->count >= cap || (g->ndeleted && (g->flags[t] & MEL_NODE_DELETED)))
                     continue;
-                last[t] = s;
-                count[t]++;
+                p->last = s;
+                p->count++;
             }
         }
     }
@@ -44,13 +66,15 @@ int mel_graph_compute_parents(mel_graph *g, int64_t max_parents)
         goto done;
     for (t = 0; t < nn; t++) {
         poff[t] = (uint32_t)total;
-        total += count[t];
-        count[t] = poff[t]; /* now the fill cursor */
+        total += st[t].count;
+        st[t].count = poff[t]; /* now the fill cursor */
+        st[t].last = poff[t] + (uint32_t)(total - poff[t]); /* and the end */
     }
     poff[nn] = (uint32_t)total;
     pdst = mel__malloc(g->alloc, (size_t)(total ? total : 1) * sizeof *pdst);
     if (!pdst)
         goto done;
+    /* Pass 2: fill, in source order, so every list ascends. */
     if (total) {
         for (s = 0; s < g->n; s++) {
             const uint32_t *c;
@@ -58,12 +82,18 @@ int mel_graph_compute_parents(mel_graph *g, int64_t max_parents)
                 continue;
             c = mel__children(g, s, &cnt);
             for (k = 0; k < cnt; k++) {
+                pstate *p;
+                if (k + 16 < cnt)
+                    MEL_PREFETCH(&st[c[k + 16]]);
+                else if (!(g->flags[s] & MEL__F_RELOC) && g->coff[s] + k + 16 < g->ncdst)
+                    MEL_PREFETCH(&st[g->cdst[g->coff[s] + k + 16]]);
                 t = c[k];
-                if (count[t] == poff[t + 1] || (g->flags[t] & MEL_NODE_DELETED))
+                p = &st[t];
+                if (p->count == p->last || (g->ndeleted && (g->flags[t] & MEL_NODE_DELETED)))
                     continue;
-                if (count[t] > poff[t] && pdst[count[t] - 1] == s)
+                if (p->count > poff[t] && pdst[p->count - 1] == s)
                     continue; /* s already listed: parents ascend, so it is the last */
-                pdst[count[t]++] = s;
+                pdst[p->count++] = s;
             }
         }
     }
@@ -75,8 +105,7 @@ int mel_graph_compute_parents(mel_graph *g, int64_t max_parents)
     poff = pdst = NULL;
     rc = MEL_OK;
 done:
-    mel__free(g->alloc, count, 0);
-    mel__free(g->alloc, last, 0);
+    mel__free(g->alloc, st, 0);
     mel__free(g->alloc, poff, 0);
     mel__free(g->alloc, pdst, 0);
     return rc;

@@ -381,6 +381,64 @@ static int scan_number(lp *c, int *is_int, int *neg, uint64_t *u, int *big)
     return MEL_OK;
 }
 
+static inline unsigned ctz64(uint64_t x)
+{
+#if defined(__GNUC__)
+    return (unsigned)__builtin_ctzll(x);
+#else
+    unsigned n = 0;
+    while (!(x & 1)) {
+        x >>= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+/* Value of 8 ASCII digits minus '0' each, first digit in the lowest byte. */
+static inline uint64_t conv8(uint64_t x)
+{
+    x = (x * 10) + (x >> 8);
+    return (((x & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+            (((x >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >> 32;
+}
+
+/* Number of leading digits (0-8) of the 8 bytes at p; *x gets them minus '0'. */
+static inline unsigned digits8(const char *p, uint64_t *x)
+{
+    uint64_t v, d, nd;
+    memcpy(&v, p, 8);
+    d = v - 0x3030303030303030ull;
+    nd = (d | (d + 0x7676767676767676ull)) & 0x8080808080808080ull;
+    *x = d;
+    return nd ? ctz64(nd) >> 3 : 8;
+}
+
+/* SWAR fast path for an unsigned integer of 1-16 digits followed by a
+ * non-digit, with at least 17 readable bytes.  Returns the digit count, or 0
+ * if the slow path must decide (leading zero, 17+ digits, fraction...). */
+static inline unsigned fast_u64(const char *p, uint64_t *out)
+{
+    uint64_t x, y;
+    unsigned n = digits8(p, &x), m;
+
+    if (n == 0 || (*p == '0' && n > 1))
+        return 0;
+    if (n < 8) {
+        *out = conv8(x << (64 - 8 * n));
+        return n;
+    }
+    m = digits8(p + 8, &y);
+    if (m == 8)
+        return 0;
+    {
+        static const uint64_t pow10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+        uint64_t lo = m ? conv8(y << (64 - 8 * m)) : 0;
+        *out = conv8(x) * pow10[m] + lo;
+    }
+    return 8 + m;
+}
+
 /* Parses an unsigned 64-bit integer (address, size, ...).  what names the
  * field in messages. */
 static int parse_u64(lp *c, uint64_t *out, const char *what)
@@ -389,6 +447,14 @@ static int parse_u64(lp *c, uint64_t *out, const char *what)
     uint64_t v;
     int is_int, neg, big, rc;
 
+    if (MEL_LIKELY(e - p > 17)) {
+        unsigned n = fast_u64(p, &v);
+        if (MEL_LIKELY(n && p[n] != '.' && p[n] != 'e' && p[n] != 'E')) {
+            c->p = p + n;
+            *out = v;
+            return MEL_OK;
+        }
+    }
     if (MEL_LIKELY(p < e && is_digit(*p) && *p != '0')) {
         /* fast path: up to 19 digits cannot overflow */
         const char *lim = (e - p > 19) ? p + 19 : e;
