@@ -8,12 +8,16 @@
  * Everything works in DFS preorder numbers: the super-root is 0, the graph's
  * live nodes are 1..N.  No recursion: the DFS keeps a per-vertex edge cursor
  * and walks back through parent[], and EVAL compresses paths with an explicit
- * stack.  Working memory is six u32 arrays (24 bytes per node), plus a
- * reverse graph in preorder space when the caller has no predecessor lists.
+ * stack.  Working memory is six u32 arrays (24 bytes per node), plus the
+ * back and cross edges in preorder space when the caller has no predecessor
+ * lists.  EVAL keeps each vertex's forest ancestor and the least
+ * semidominator on its compressed path side by side (one cache line).
  */
+#define _DEFAULT_SOURCE 1 /* MADV_HUGEPAGE */
 #include "analysis_internal.h"
 
 #include <string.h>
+#include <sys/mman.h>
 
 #define PROGRESS_EVERY (1u << 20)
 
@@ -23,9 +27,9 @@ typedef struct dom_work {
     uint32_t *num;     /* node -> preorder number, 0 = not visited (n entries) */
     uint32_t *vertex;  /* preorder number -> node (nlive+1 entries; [0] unused) */
     uint32_t *idom;    /* DFS parent, then immediate dominator (preorder space) */
-    uint32_t *anc;     /* forest ancestor for EVAL (preorder space) */
-    uint32_t *semi;    /* semidominator (preorder space) */
-    uint32_t *label;   /* DFS edge cursor, then EVAL label (preorder space) */
+    uint32_t *al;      /* EVAL pairs (preorder space): al[2p] forest ancestor,
+                          al[2p+1] least semidominator on p's compressed path */
+    uint32_t *semi;    /* DFS edge cursor, then semidominator (preorder space) */
     uint32_t *roff;    /* back/cross edges in preorder space, or NULL */
     uint32_t *rdst;
     uint64_t nredges;
@@ -47,9 +51,28 @@ static int tick(dom_work *w, uint64_t done)
     return w->progress(w->progress_ctx, &p) ? MEL_ECANCELED : MEL_OK;
 }
 
+/* Asks for transparent huge pages on the whole pages inside a big block:
+ * the passes below are random accesses over arrays of hundreds of MB. */
+static void hint_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+    uintptr_t hi = ((uintptr_t)p + n) & ~(huge - 1);
+    if (n >= 4 * huge && hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
 static uint32_t *alloc_u32(const mel_allocator *a, size_t count)
 {
-    return mel__calloc(a, count ? count : 1, sizeof(uint32_t));
+    uint32_t *p = mel__calloc(a, count ? count : 1, sizeof(uint32_t));
+    if (p)
+        hint_huge(p, count * sizeof(uint32_t));
+    return p;
 }
 
 static void free_u32(const mel_allocator *a, uint32_t **p, size_t count)
@@ -66,17 +89,21 @@ static void dfs_from(const mel__digraph *g, dom_work *w, uint32_t r, uint32_t *n
     w->num[r] = cur;
     w->vertex[cur] = r;
     w->idom[cur] = 0;
-    w->label[cur] = 0;
+    w->semi[cur] = 0;
     while (cur != 0) {
         uint32_t v = w->vertex[cur];
-        if (w->label[cur] < mel__dg_deg(g, v)) {
-            uint32_t c = mel__dg_succ(g, v)[w->label[cur]++];
+        if (w->semi[cur] < mel__dg_deg(g, v)) {
+            uint32_t c = mel__dg_succ(g, v)[w->semi[cur]++];
             if (w->num[c] == 0 && !mel__dg_dead(g, c)) {
                 uint32_t k = (*next)++;
+                const uint32_t *cs = mel__dg_succ(g, c);
+                uint32_t cd = mel__dg_deg(g, c);
+                for (uint32_t j = 0; j < cd && j < 16; j++)
+                    __builtin_prefetch(&w->num[cs[j]]);
                 w->num[c] = k;
                 w->vertex[k] = c;
                 w->idom[k] = cur;
-                w->label[k] = 0;
+                w->semi[k] = 0;
                 cur = k;
             }
         } else {
@@ -136,6 +163,8 @@ static int build_reverse(const mel__digraph *g, dom_work *w)
             continue;
         s = mel__dg_succ(g, v);
         d = mel__dg_deg(g, v);
+        for (j = 0; j < d; j++)
+            __builtin_prefetch(&w->num[s[j]]);
         for (j = 0; j < d; j++) {
             uint32_t c = w->num[s[j]];
             if (c == 0)
@@ -177,15 +206,15 @@ static int build_reverse(const mel__digraph *g, dom_work *w)
 }
 
 /* EVAL(v) for a processed vertex v (v > cur): compresses v's forest path up
- * to the first vertex not yet processed and returns the label of least
- * semidominator on it. */
+ * to the first vertex not yet processed and returns the least semidominator
+ * on it. */
 static int eval(dom_work *w, uint32_t v, uint32_t cur, uint32_t *out)
 {
-    uint32_t *anc = w->anc, *label = w->label, *semi = w->semi;
+    uint32_t *al = w->al;
     size_t sp = 0;
     uint32_t x = v;
 
-    while (anc[x] > cur) {
+    while (al[2 * (size_t)x] > cur) {
         if (sp == w->stack_cap) {
             size_t ncap = w->stack_cap * 2;
             uint32_t *ns = mel__realloc(w->a, w->stack, w->stack_cap * sizeof *ns,
@@ -196,26 +225,25 @@ static int eval(dom_work *w, uint32_t v, uint32_t cur, uint32_t *out)
             w->stack_cap = ncap;
         }
         w->stack[sp++] = x;
-        x = anc[x];
+        x = al[2 * (size_t)x];
     }
     while (sp > 0) {
-        uint32_t y = w->stack[--sp], p = anc[y];
-        if (semi[label[p]] < semi[label[y]])
-            label[y] = label[p];
-        anc[y] = anc[p];
+        size_t y = 2 * (size_t)w->stack[--sp], p = 2 * (size_t)al[y];
+        if (al[p + 1] < al[y + 1])
+            al[y + 1] = al[p + 1];
+        al[y] = al[p];
     }
-    *out = label[v];
+    *out = al[2 * (size_t)v + 1];
     return MEL_OK;
 }
 
 static int semidominators(const mel__digraph *preds, dom_work *w)
 {
-    uint32_t N = w->nlive, p, k;
+    uint32_t N = w->nlive, p;
     int rc;
 
-    memcpy(w->anc, w->idom, ((size_t)N + 1) * sizeof *w->anc);
     for (p = 0; p <= N; p++)
-        w->label[p] = p;
+        w->al[2 * (size_t)p] = w->idom[p];
     for (p = N; p >= 1; p--) {
         uint32_t s = w->semi[p]; /* DFS parent, or 0 for a root */
         const uint32_t *pr;
@@ -224,6 +252,8 @@ static int semidominators(const mel__digraph *preds, dom_work *w)
         if (w->roff) {
             pr = w->rdst + w->roff[p];
             np = w->roff[p + 1] - w->roff[p];
+            for (uint64_t j = 0; j < np; j++)
+                __builtin_prefetch(&w->al[2 * (size_t)pr[j]]);
         } else {
             uint32_t v = w->vertex[p];
             pr = mel__dg_succ(preds, v);
@@ -242,15 +272,14 @@ static int semidominators(const mel__digraph *preds, dom_work *w)
             }
             if (q <= p) {
                 cand = q;
-            } else {
-                if ((rc = eval(w, q, p, &k)) != MEL_OK)
-                    return rc;
-                cand = w->semi[k];
+            } else if ((rc = eval(w, q, p, &cand)) != MEL_OK) {
+                return rc;
             }
             if (cand < s)
                 s = cand;
         }
         w->semi[p] = s;
+        w->al[2 * (size_t)p + 1] = s;
         if (((N - p) & (PROGRESS_EVERY - 1)) == 0 && (rc = tick(w, N - p)) != MEL_OK)
             return rc;
     }
@@ -299,9 +328,8 @@ int mel__dominators(const mel__digraph *g, const mel__digraph *preds, const uint
     w.num = alloc_u32(a, g->n);
     w.vertex = alloc_u32(a, (size_t)w.nlive + 1);
     w.idom = alloc_u32(a, (size_t)w.nlive + 1);
-    w.label = alloc_u32(a, (size_t)w.nlive + 1);
     w.semi = alloc_u32(a, (size_t)w.nlive + 1);
-    if (!w.num || !w.vertex || !w.idom || !w.label || !w.semi)
+    if (!w.num || !w.vertex || !w.idom || !w.semi)
         goto done;
     if ((rc = number_nodes(g, &w, roots, nroots)) != MEL_OK)
         goto done;
@@ -319,10 +347,10 @@ int mel__dominators(const mel__digraph *g, const mel__digraph *preds, const uint
         free_u32(a, &w.num, g->n); /* the reverse graph is in preorder space */
     }
     rc = MEL_ENOMEM;
-    w.anc = alloc_u32(a, (size_t)w.nlive + 1);
+    w.al = alloc_u32(a, 2 * ((size_t)w.nlive + 1));
     w.stack_cap = 1024;
     w.stack = alloc_u32(a, w.stack_cap);
-    if (!w.anc || !w.stack)
+    if (!w.al || !w.stack)
         goto done;
     if ((rc = semidominators(preds, &w)) != MEL_OK)
         goto done;
@@ -330,9 +358,8 @@ int mel__dominators(const mel__digraph *g, const mel__digraph *preds, const uint
 
     /* release the working arrays before the result is laid out */
     free_u32(a, &w.stack, w.stack_cap);
-    free_u32(a, &w.anc, (size_t)w.nlive + 1);
+    free_u32(a, &w.al, 2 * ((size_t)w.nlive + 1));
     free_u32(a, &w.semi, (size_t)w.nlive + 1);
-    free_u32(a, &w.label, (size_t)w.nlive + 1);
     free_u32(a, &w.rdst, w.nredges);
     free_u32(a, &w.roff, (size_t)w.nlive + 2);
     free_u32(a, &w.num, g->n);
@@ -358,9 +385,8 @@ done:
     free_u32(a, &w.num, g->n);
     free_u32(a, &w.vertex, (size_t)w.nlive + 1);
     free_u32(a, &w.idom, (size_t)w.nlive + 1);
-    free_u32(a, &w.anc, (size_t)w.nlive + 1);
+    free_u32(a, &w.al, 2 * ((size_t)w.nlive + 1));
     free_u32(a, &w.semi, (size_t)w.nlive + 1);
-    free_u32(a, &w.label, (size_t)w.nlive + 1);
     free_u32(a, &w.stack, w.stack_cap);
     free_u32(a, &w.rdst, w.nredges);
     free_u32(a, &w.roff, (size_t)w.nlive + 2);
