@@ -31,7 +31,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BUILD = os.path.join(ROOT, "build")
-OUT = os.path.join(HERE, "out")
+OUT = os.path.join(HERE, "out")   # raw records, quick results; dumps go to a per-mode scratch dir
+SCRATCH = [os.path.join(OUT, "scratch")]
 LOGS = os.path.join(BUILD, "bench-logs")
 PYENV = "/root/.pyenv/versions"
 
@@ -63,6 +64,7 @@ OTHER_SECTIONS = (
     ("## Load", "bench_load.py"),
     ("## Dominators and paths", None),
 )
+SYNTH = "synthetic (bench/gendump.c)"
 MY_SECTIONS = ("## Capture side", "## Classic Meliae", "## Analysis side", "## Plot",
                "## Targets", "## Setup notes")
 
@@ -335,9 +337,9 @@ class Suite:
                                      size_label(self.timed_out[key])))
             return
         dumping = tool in ("ours", "purepy", "classic")
-        os.makedirs(OUT, exist_ok=True)
+        os.makedirs(SCRATCH[0], exist_ok=True)
         for rep in range(reps):
-            dump = os.path.join(OUT, "%s-%s-%s-%s.json" % (task, tool, workload,
+            dump = os.path.join(SCRATCH[0], "%s-%s-%s-%s.json" % (task, tool, workload,
                                                           size_label(size)))
             keep = keep_as is not None and rep == 0
             cmd = [py, os.path.join(HERE, "peers", "capture.py"), "--tool", tool,
@@ -429,16 +431,35 @@ class Suite:
                     for tool, py in (("classic", s.classic), ("ours", s.main),
                                      ("purepy", s.classic), ("wc", None), ("cat", None)):
                         self.analysis(py, tool, csrc, "classic", wl, size, "analysis")
+        # The synthetic dump generator of the loader benchmarks, read by every loader.
+        gen = build_c_driver("gendump", s.notes) if a.synthetic else None
+        if gen:
+            for size in a.sizes:
+                path = os.path.join(SCRATCH[0], "synthetic-%s.json" % size_label(size))
+                rec = run_driver(gen, [str(size), path], a.timeout_big)
+                if rec.get("status") != "ok" or not os.path.exists(path):
+                    s.notes.append("gendump %d failed: %s" % (size, rec.get("error") or
+                                                               rec.get("output", "")[-200:]))
+                    continue
+                self.dumps[("synthetic", "synthetic", size)] = path
+                for tool in ("ours", "purepy", "wc", "cat"):
+                    self.analysis(s.main, tool, path, SYNTH, "synthetic", size, "analysis")
+        lb = build_c_driver("loadbench", s.notes)
+        if lb:
+            for key in sorted(self.dumps):
+                if key[0] in ("synthetic", "ours") and key[2] == max(a.sizes):
+                    rec = run_driver(lb, [self.dumps[key]], a.timeout_big)
+                    rec.update(workload=key[1], size=key[2])
+                    self.records.append(rec)
         exe = build_c_driver("domibench", s.notes)
         if exe:
             self.records.append(run_driver(exe, ["--synthetic", str(max(a.sizes))],
                                            a.timeout_big))
-            big = [k for k in self.dumps if k[0] == "ours"]
-            if big:
-                key = max(big, key=lambda k: k[2])
-                rec = run_driver(exe, [self.dumps[key]], a.timeout_big)
-                rec.update(workload=key[1], size=key[2])
-                self.records.append(rec)
+            for key in sorted(self.dumps):
+                if key[0] in ("synthetic", "ours") and key[2] == max(a.sizes):
+                    rec = run_driver(exe, [self.dumps[key]], a.timeout_big)
+                    rec.update(workload=key[1], size=key[2])
+                    self.records.append(rec)
         for path in set(self.dumps.values()):
             if os.path.exists(path) and not a.keep_dumps:
                 os.unlink(path)
@@ -633,9 +654,9 @@ def analysis_table(records: List[Dict[str, Any]], sizes: Sequence[int],
              "| objects/s | MB/s | peak MiB | peak B/object | stages (median s) | "
              "time vs pure Python |",
              "|---|---:|---:|---|---|---:|---:|---:|---:|---:|---|---:|"]
-    for fmt in ("meliae 2.0", "pure-Python dump", "classic"):
+    for fmt in ("meliae 2.0", "pure-Python dump", "classic", SYNTH):
         for size in sizes:
-            for wl in workloads:
+            for wl in list(workloads) + ["synthetic"]:
                 recs = group(records, side="analysis", format=fmt, workload=wl, size=size)
                 if not recs:
                     continue
@@ -818,11 +839,33 @@ def targets(records: List[Dict[str, Any]]) -> List[str]:
     else:
         out.append("| load, parse, steady memory, dominators, path query | not measured | not met | "
                    "meliae's loader was not available in this run |")
+    for r in group(records, side="driver", tool="loadbench", status="ok"):
+        try:
+            j = json.loads(r.get("output", "").strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            continue
+        src = "loadbench, C, %s %s dump, %s objects" % (
+            r.get("workload"), size_label(r.get("size", 0)), "{:,}".format(j["objects"]))
+        rate = j["objects_per_s"]
+        out.append(target_row("load (parse+index+parents+collapse) ≥ 5 M objects/s (%s)" % src,
+                              "%.2f M objects/s (parse %.2f s, parents %.2f s, collapse %.2f s)"
+                              % (rate / 1e6, j["parse_s"], j["parents_s"], j["collapse_s"]),
+                              rate >= 5e6, "%.2f M/s short; parse is %.0f%% of the time"
+                              % (5 - rate / 1e6, 100 * j["parse_s"] / max(1e-9, j["total_s"]))))
+        g = j["parse_gb_per_s"]
+        out.append(target_row("parse ≥ 1.5 GB/s per core (%s)" % src, "%.2f GB/s" % g,
+                              g >= 1.5, "%.2f GB/s short: parse + address index in one "
+                              "thread; the number/key scanner is the hot loop" % (1.5 - g)))
+        b = j["graph_bytes_per_object"]
+        out.append(target_row("≤ 100 B/object steady state with parents (%s)" % src,
+                              "%.1f B/object (graph), peak RSS %.0f B/object"
+                              % (b, j["peak_rss_bytes_per_object"]), b <= 100,
+                              "%.1f B/object over" % (b - 100)))
     for r in group(records, side="driver", tool="domibench", status="ok"):
         text = r.get("output", "")
         src = ("synthetic graph, %s objects" % "{:,}".format(int(r["args"][1]))
                if r["args"][0] == "--synthetic" else
-               "our %s %s dump" % (r.get("workload"), size_label(r.get("size", 0))))
+               "%s %s dump" % (r.get("workload"), size_label(r.get("size", 0))))
         n = None
         m = re.search(r"synthetic graph: (\d+) objects", text) or \
             re.search(r": (\d+) objects \(\+", text)
@@ -860,7 +903,7 @@ def targets(records: List[Dict[str, Any]]) -> List[str]:
                 "" if r.get("status") == "ok" else " (%s)" % (r.get("error") or r["status"])))
             out.append("")
             out.append("```")
-            out.append((r.get("output") or "").rstrip())
+            out.append((r.get("output") or "").rstrip() or "(no output)")
             out.append("```")
     return out
 
@@ -1005,6 +1048,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--reps-big", type=int, default=1, help="repetitions at 5M and above")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per run below 5M")
     ap.add_argument("--timeout-big", type=float, default=900, help="seconds per run at 5M+")
+    ap.add_argument("--no-synthetic", dest="synthetic", action="store_false",
+                    help="skip the synthetic dumps of bench/gendump.c")
     ap.add_argument("--no-classic", dest="classic", action="store_false",
                     help="skip the classic Meliae")
     ap.add_argument("--no-install", action="store_true",
@@ -1027,6 +1072,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.no_sections = True
         args.output = args.output or os.path.join(OUT, "RESULTS-quick.md")
     args.output = args.output or os.path.join(HERE, "RESULTS.md")
+    SCRATCH[0] = os.path.join(OUT, "scratch-quick" if args.quick else "scratch")
     args.sizes = sorted(parse_size(s) for s in (args.sizes or "100k,1M,10M").split(","))
     import workloads as wlmod  # noqa: E402  (bench/ is sys.path[0])
     known = sorted(wlmod.WORKLOADS)
