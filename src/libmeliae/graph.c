@@ -949,25 +949,34 @@ int mel_graph_delete(mel_graph *g, uint32_t i)
 int mel_graph_add(mel_graph *g, uint64_t address, uint32_t type_id, uint64_t size,
                   uint32_t *out_index)
 {
-    uint32_t j = mel__find(g, address), nn = mel__nodes(g), r = g->n, end, k;
+    uint32_t j = mel__find(g, address), nn = mel__nodes(g), r = g->n, end, k, im;
     uint32_t *map = NULL;
-    uint64_t e;
+    uint64_t e, h, nslots;
     size_t q;
-    int rc;
+    int rc, had_parents = g->has_parents;
+    uint8_t jflags;
 
     if (type_id >= g->ntypes)
         return MEL_EINVAL;
     if (j != MEL_NONE && j < g->n)
         return MEL_EINVAL;
+    /* every allocation first, so a failure leaves the graph unchanged */
     rc = mel__graph_reserve(g, nn + 1);
+    if (!rc && index_full(g, nn))
+        rc = mel__index_rebuild(g, (nn + 1) * 2);
+    if (!rc && size >= MEL__SIZE_SIDE && g->size_side.n == g->size_side.cap)
+        rc = sparse_set(g->alloc, &g->size_side, UINT32_MAX, 0); /* grows; removed below */
     if (rc)
         return rc;
+    if (g->size_side.n && g->size_side.idx[g->size_side.n - 1] == UINT32_MAX)
+        g->size_side.n--;
     if (g->nmissing) {
         map = mel__malloc(g->alloc, (size_t)g->nmissing * sizeof *map);
         if (!map)
             return MEL_ENOMEM;
     }
     mel__graph_invalidate(g);
+    jflags = j != MEL_NONE ? g->flags[j] : 0;
     /* Missing nodes [n, end) move up one slot; the new record takes slot n. */
     end = j != MEL_NONE ? j : nn;
     for (k = 0; k < g->nmissing; k++) {
@@ -997,11 +1006,19 @@ int mel_graph_add(mel_graph *g, uint64_t address, uint32_t type_id, uint64_t siz
     for (q = 0; q < g->nroots; q++)
         if (g->roots[q].node != MEL_NONE && g->roots[q].node >= r)
             g->roots[q].node = map[g->roots[q].node - r];
+    /* the address index: renumber moved nodes in place, keep fingerprints */
+    im = idx_mask(g->hidxbits);
+    nslots = (uint64_t)1 << g->hbits;
+    for (h = 0; h < nslots; h++) {
+        uint32_t s = g->hslots[h];
+        if (s && (s & im) - 1 >= r)
+            g->hslots[h] = (s & ~im) | (map[(s & im) - 1 - r] + 1);
+    }
     g->addr[r] = address;
     g->type[r] = type_id;
     g->len32[r] = MEL__LEN_NONE;
     g->kv16[r] = 0;
-    g->flags[r] = 0;
+    g->flags[r] = (uint8_t)(jflags & MEL_NODE_ROOT);
     g->val[r] = 0;
     if (g->rstart) {
         g->rstart[r] = 0;
@@ -1012,16 +1029,16 @@ int mel_graph_add(mel_graph *g, uint64_t address, uint32_t type_id, uint64_t siz
     if (j != MEL_NONE)
         g->nmissing--;
     mel__free(g->alloc, map, 0);
-    map = NULL;
-    rc = mel__set_size(g, r, size);
-    if (!rc)
-        rc = mel__index_rebuild(g, mel__nodes(g));
-    if (!rc && g->has_parents)
-        rc = mel_graph_compute_parents(g, g->max_parents);
-    if (rc)
-        return rc;
+    if (j == MEL_NONE)
+        mel__index_insert(g, r); /* cannot allocate: capacity ensured above */
+    mel__set_size(g, r, size); /* cannot allocate: capacity ensured above */
     if (out_index)
         *out_index = r;
+    if (had_parents) {
+        int64_t cap = g->max_parents;
+        mel__graph_drop_parents(g);
+        return mel_graph_compute_parents(g, cap);
+    }
     return MEL_OK;
 }
 

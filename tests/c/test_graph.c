@@ -1,0 +1,368 @@
+/* test_graph.c - the graph store: accessors, the address index against a
+ * reference, number parsing against strtoull, mutations (children, values,
+ * add with missing-node renumbering, delete), invariants after each step,
+ * zstd input when built in, and OOM injection on mutations. */
+#define _POSIX_C_SOURCE 200809L
+#include "graph_internal.h"
+#include "meliae.h"
+#include "mtest.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef MEL_HAVE_ZSTD
+#include <zstd.h>
+#endif
+
+static mel_graph *load_text_alloc(const char *text, size_t len, const mel_allocator *a, int *rc_out)
+{
+    mel_load_options o;
+    mel_loader *l = NULL;
+    mel_graph *g = NULL;
+    mel_error err;
+    int rc;
+
+    memset(&o, 0, sizeof o);
+    o.alloc = a;
+    rc = mel_loader_new(&o, &l);
+    if (!rc)
+        rc = mel_loader_feed(l, text, len, &err);
+    if (!rc)
+        rc = mel_loader_finish(l, &g, NULL, &err);
+    mel_loader_free(l);
+    if (rc_out)
+        *rc_out = rc;
+    return g;
+}
+
+static mel_graph *load_text(const char *text)
+{
+    int rc;
+    mel_graph *g = load_text_alloc(text, strlen(text), NULL, &rc);
+    MT_EQ_INT(rc, MEL_OK);
+    return g;
+}
+
+static void check_invariants(const mel_graph *g)
+{
+    mel_error err;
+    int rc = mel__graph_check(g, &err);
+    if (rc)
+        fprintf(stderr, "  invariant: %s\n", err.detail);
+    MT_EQ_INT(rc, MEL_OK);
+}
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 11;
+}
+
+/* Many objects with random 64-bit addresses: every lookup finds its node,
+ * absent addresses are absent, and children resolve to the right nodes. */
+static void test_index_random(void)
+{
+    enum { N = 20000 };
+    uint64_t *addrs = malloc(N * sizeof *addrs), seed = 7;
+    char *text = malloc((size_t)N * 120);
+    size_t len = 0;
+    mel_graph *g;
+    uint32_t i, n;
+
+    for (i = 0; i < N; i++) {
+        addrs[i] = (lcg(&seed) << 11) ^ lcg(&seed);
+        if (addrs[i] == 0)
+            addrs[i] = 1;
+    }
+    for (i = 0; i < N; i++)
+        len += (size_t)snprintf(text + len, 120, "{\"address\": %llu, \"type\": \"t\", \"size\": %u, \"refs\": [%llu]}\n",
+                                (unsigned long long)addrs[i], i, (unsigned long long)addrs[(i * 7919u) % N]);
+    g = load_text(text);
+    MT_EQ_INT(mel_graph_count(g), N);
+    MT_EQ_INT(mel_graph_missing(g), 0);
+    for (i = 0; i < N; i++) {
+        const uint32_t *c;
+        if (mel_graph_lookup(g, addrs[i]) != i)
+            MT_EQ_INT(mel_graph_lookup(g, addrs[i]), i);
+        c = mel_graph_children(g, i, &n);
+        if (n != 1 || c[0] != (i * 7919u) % N)
+            MT_CHECK(n == 1 && c[0] == (i * 7919u) % N);
+    }
+    for (i = 0; i < 1000; i++) {
+        uint64_t a = (lcg(&seed) << 11) ^ lcg(&seed), k;
+        int present = 0;
+        for (k = 0; k < N; k++)
+            present |= addrs[k] == a;
+        if (!present)
+            MT_EQ_INT(mel_graph_lookup(g, a), MEL_NONE);
+    }
+    check_invariants(g);
+    mel_graph_free(g);
+    free(text);
+    free(addrs);
+}
+
+/* Integers of every length parse exactly like strtoull (or are refused
+ * exactly when strtoull overflows). */
+static void test_numbers_vs_strtoull(void)
+{
+    uint64_t seed = 1;
+    int it, fails = 0;
+
+    for (it = 0; it < 20000 && fails < 5; it++) {
+        char num[32], line[256];
+        int nd = 1 + (int)(lcg(&seed) % 21), k, rc;
+        unsigned long long want;
+        mel_graph *g;
+
+        num[0] = (char)('1' + lcg(&seed) % 9);
+        for (k = 1; k < nd; k++)
+            num[k] = (char)('0' + lcg(&seed) % 10);
+        num[nd] = '\0';
+        snprintf(line, sizeof line, "{\"address\": %s, \"type\": \"t\", \"size\": %s, \"refs\": [%s, 5]}\n",
+                 num, num, num);
+        errno = 0;
+        want = strtoull(num, NULL, 10);
+        g = load_text_alloc(line, strlen(line), NULL, &rc);
+        if (errno == ERANGE) {
+            if (rc != MEL_ERANGE)
+                fails++;
+            MT_EQ_INT(rc, MEL_ERANGE);
+            continue;
+        }
+        if (rc != MEL_OK || mel_graph_address(g, 0) != want || mel_graph_size(g, 0) != want) {
+            fails++;
+            MT_CHECK(rc == MEL_OK && mel_graph_address(g, 0) == want && mel_graph_size(g, 0) == want);
+        } else {
+            uint32_t n;
+            const uint32_t *c = mel_graph_children(g, 0, &n);
+            MT_CHECK(n == 2 && c[0] == 0 && mel_graph_address(g, c[1]) == 5);
+        }
+        mel_graph_free(g);
+    }
+}
+
+static const char SMALL[] =
+    "{\"address\": 10, \"type\": \"A\", \"size\": 1, \"refs\": [20, 90, 91]}\n"
+    "{\"address\": 20, \"type\": \"B\", \"size\": 2, \"refs\": [10, 91]}\n"
+    "{\"address\": 30, \"type\": \"C\", \"size\": 3, \"refs\": [90]}\n";
+
+/* Addresses of the children of the node at `address`. */
+static const char *kids(const mel_graph *g, uint64_t address)
+{
+    static char buf[256];
+    uint32_t n = 0, k;
+    const uint32_t *c = mel_graph_children(g, mel_graph_lookup_any(g, address), &n);
+    size_t len = 0;
+    buf[0] = '\0';
+    for (k = 0; k < n; k++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%llu", k ? "," : "",
+                                (unsigned long long)mel_graph_address(g, c[k]));
+    return buf;
+}
+
+static void test_mutations(void)
+{
+    mel_graph *g = load_text(SMALL);
+    uint32_t kids2[3], idx, t;
+    mel_value v;
+    uint64_t total;
+
+    MT_EQ_INT(mel_graph_count(g), 3);
+    MT_EQ_INT(mel_graph_missing(g), 2); /* 90, 91 */
+    check_invariants(g);
+    MT_EQ_INT(mel_graph_compute_parents(g, -1), MEL_OK);
+
+    /* set_children: relocated, then compacted; others unchanged */
+    kids2[0] = mel_graph_lookup(g, 30);
+    kids2[1] = mel_graph_lookup(g, 10);
+    kids2[2] = mel_graph_lookup_any(g, 91);
+    MT_EQ_INT(mel_graph_set_children(g, mel_graph_lookup(g, 20), kids2, 3), MEL_OK);
+    MT_EQ_STR(kids(g, 20), "30,10,91");
+    MT_EQ_STR(kids(g, 10), "20,90,91");
+    check_invariants(g);
+    MT_EQ_INT(mel_graph_set_children(g, mel_graph_lookup(g, 20), kids2, 1), MEL_OK);
+    MT_EQ_STR(kids(g, 20), "30");
+    kids2[0] = 999;
+    MT_EQ_INT(mel_graph_set_children(g, 0, kids2, 1), MEL_EINVAL);
+    MT_EQ_INT(mel_graph_set_children(g, mel_graph_lookup_any(g, 90), NULL, 0), MEL_EINVAL);
+    MT_EQ_INT(mel__graph_compact(g), MEL_OK);
+    MT_EQ_STR(kids(g, 20), "30");
+    MT_EQ_STR(kids(g, 10), "20,90,91");
+    check_invariants(g);
+
+    /* values and sizes, including ones beyond 32 bits */
+    MT_EQ_INT(mel_graph_set_value_text(g, 0, "h\0i", 3), MEL_OK);
+    mel_graph_value(g, 0, &v);
+    MT_CHECK(v.kind == MEL_VALUE_TEXT && v.text_len == 3 && memcmp(v.text, "h\0i", 3) == 0);
+    MT_EQ_INT(mel_graph_set_value_int(g, 1, -5), MEL_OK);
+    mel_graph_value(g, 1, &v);
+    MT_CHECK(v.kind == MEL_VALUE_INT && v.i == -5);
+    mel_graph_clear_value(g, 1);
+    mel_graph_value(g, 1, &v);
+    MT_EQ_INT(v.kind, MEL_VALUE_NONE);
+    mel_graph_set_size(g, 2, 1ull << 40);
+    MT_CHECK(mel_graph_size(g, 2) == 1ull << 40);
+    mel_graph_set_size(g, 2, 3);
+    MT_EQ_INT(mel_graph_size(g, 2), 3);
+    t = mel_graph_type_intern(g, "Renamed", 7);
+    MT_CHECK(t != MEL_NONE);
+    mel_graph_set_type(g, 2, t);
+    MT_EQ_STR(mel_graph_type_name(g, mel_graph_type(g, 2), NULL), "Renamed");
+    MT_EQ_INT(mel_graph_type_find(g, "Renamed", 7), t);
+    MT_EQ_INT(mel_graph_type_find(g, "Nope", 4), MEL_NONE);
+
+    /* add a record whose address was missing (91): it takes index count(),
+     * the other missing node moves, every edge still names the same address */
+    MT_EQ_INT(mel_graph_add(g, 10, t, 1, &idx), MEL_EINVAL);
+    MT_EQ_INT(mel_graph_add(g, 91, t, 7, &idx), MEL_OK);
+    MT_EQ_INT(idx, 3);
+    MT_EQ_INT(mel_graph_count(g), 4);
+    MT_EQ_INT(mel_graph_missing(g), 1);
+    MT_EQ_INT(mel_graph_lookup(g, 91), 3);
+    MT_EQ_INT(mel_graph_flags(g, 3), 0);
+    MT_EQ_INT(mel_graph_lookup_any(g, 90), 4);
+    MT_EQ_INT(mel_graph_flags(g, 4), MEL_NODE_MISSING);
+    MT_EQ_STR(kids(g, 10), "20,90,91");
+    MT_EQ_STR(kids(g, 30), "90");
+    MT_EQ_INT(mel_graph_has_parents(g), 1);
+    {
+        uint32_t n;
+        const uint32_t *p = mel_graph_parents(g, 3, &n);
+        MT_CHECK(n == 1 && mel_graph_address(g, p[0]) == 10);
+    }
+    check_invariants(g);
+    /* add a brand new record (the classic <ex-reference> at 0) */
+    t = mel_graph_type_intern(g, "<ex-reference>", 14);
+    MT_EQ_INT(mel_graph_add(g, 0, t, 0, &idx), MEL_OK);
+    MT_EQ_INT(idx, 4);
+    MT_EQ_INT(mel_graph_lookup_any(g, 90), 5);
+    MT_EQ_STR(kids(g, 30), "90");
+    check_invariants(g);
+
+    /* delete: gone from lookups and walks, still addressable */
+    MT_EQ_INT(mel_total_size(g, mel_graph_lookup(g, 10), NULL, 0, &total), MEL_OK);
+    MT_EQ_INT(total, 1 + 2 + 3 + 7);
+    MT_EQ_INT(mel_graph_delete(g, mel_graph_lookup(g, 20)), MEL_OK);
+    MT_EQ_INT(mel_graph_lookup(g, 20), MEL_NONE);
+    MT_EQ_INT(mel_graph_delete(g, mel_graph_lookup_any(g, 20)), MEL_EINVAL);
+    MT_EQ_INT(mel_graph_live(g), 4);
+    MT_EQ_INT(mel_total_size(g, mel_graph_lookup(g, 10), NULL, 0, &total), MEL_OK);
+    MT_EQ_INT(total, 1 + 7);
+    check_invariants(g);
+    MT_CHECK(mel_graph_memory(g) > 0);
+    mel_graph_free(g);
+}
+
+static int analysis_freed;
+
+static void fake_analysis_free(struct mel_graph *g)
+{
+    analysis_freed++;
+    free(g->analysis);
+    g->analysis = NULL;
+}
+
+static void test_analysis_hook(void)
+{
+    mel_graph *g = load_text(SMALL);
+    uint32_t one = 0;
+
+    g->analysis = malloc(16);
+    g->analysis_free = fake_analysis_free;
+    MT_EQ_INT(mel_graph_compute_parents(g, -1), MEL_OK);
+    MT_EQ_INT(analysis_freed, 0); /* parents do not change the structure */
+    MT_EQ_INT(mel_graph_set_children(g, 1, &one, 1), MEL_OK);
+    MT_EQ_INT(analysis_freed, 1);
+    MT_CHECK(g->analysis == NULL && g->analysis_free == NULL);
+    g->analysis = malloc(16);
+    g->analysis_free = fake_analysis_free;
+    mel_graph_free(g);
+    MT_EQ_INT(analysis_freed, 2);
+}
+
+static void test_zstd(void)
+{
+#ifdef MEL_HAVE_ZSTD
+    char path[] = "/tmp/mel_test_graph_XXXXXX";
+    size_t bound = ZSTD_compressBound(sizeof SMALL), clen;
+    void *cbuf = malloc(bound);
+    mel_graph *g;
+    mel_load_report rep;
+    mel_error err;
+    FILE *f;
+    int fd = mkstemp(path);
+
+    MT_EQ_INT(mel_have_zstd(), 1);
+    clen = ZSTD_compress(cbuf, bound, SMALL, sizeof SMALL - 1, 3);
+    MT_CHECK(!ZSTD_isError(clen));
+    f = fdopen(fd, "wb");
+    fwrite(cbuf, 1, clen, f);
+    fclose(f);
+    MT_EQ_INT(mel_load_path(path, NULL, &g, &rep, &err), MEL_OK);
+    MT_EQ_INT(mel_graph_count(g), 3);
+    MT_EQ_STR(kids(g, 10), "20,90,91");
+    mel_graph_free(g);
+    /* cut short inside its only block: nothing decodes, the cut is the error */
+    f = fopen(path, "wb");
+    fwrite(cbuf, 1, clen - 5, f);
+    fclose(f);
+    MT_EQ_INT(mel_load_path(path, NULL, &g, &rep, &err), MEL_ECOMPRESS);
+    MT_EQ_INT(err.code, MEL_ECOMPRESS);
+    MT_CHECK(g == NULL);
+    remove(path);
+    free(cbuf);
+#else
+    MT_EQ_INT(mel_have_zstd(), 0);
+#endif
+}
+
+static void test_oom_mutations(void)
+{
+    uint64_t k;
+    int saw_ok = 0;
+
+    for (k = 1; k <= 200 && !saw_ok; k++) {
+        mel_failing_allocator fa;
+        mel_graph *g;
+        uint32_t idx, c[2];
+        int rc;
+
+        mel_failing_allocator_init(&fa, 0);
+        g = load_text_alloc(SMALL, sizeof SMALL - 1, &fa.base, &rc);
+        MT_EQ_INT(rc, MEL_OK);
+        fa.fail_at = fa.count + k; /* fail the k-th allocation from here on */
+        c[0] = 0;
+        c[1] = 2;
+        rc = mel_graph_compute_parents(g, 5);
+        if (!rc)
+            rc = mel_graph_set_children(g, 1, c, 2);
+        if (!rc)
+            rc = mel_graph_set_value_text(g, 1, "some text", 9);
+        if (!rc)
+            rc = mel_graph_add(g, 91, mel_graph_type_intern(g, "X", 1), 1ull << 33, &idx);
+        if (!rc)
+            rc = mel_collapse_instance_dicts(g, NULL, NULL, NULL);
+        if (rc == MEL_OK) {
+            saw_ok = 1;
+            MT_CHECK(mel_graph_size(g, idx) == 1ull << 33);
+        } else {
+            MT_EQ_INT(rc, MEL_ENOMEM);
+        }
+        check_invariants(g);
+        mel_graph_free(g);
+        MT_EQ_INT(fa.live, 0);
+    }
+    MT_CHECK(saw_ok);
+}
+
+int main(void)
+{
+    MT_RUN(test_index_random);
+    MT_RUN(test_numbers_vs_strtoull);
+    MT_RUN(test_mutations);
+    MT_RUN(test_analysis_hook);
+    MT_RUN(test_zstd);
+    MT_RUN(test_oom_mutations);
+    return MT_END();
+}
