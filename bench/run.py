@@ -939,7 +939,10 @@ def other_sections(results_path: str, run_scripts: bool, main_py: Optional[str],
         if run_scripts and path and os.path.exists(path):
             log("running bench/%s" % script)
             try:
-                p = subprocess.run([main_py or sys.executable, path], cwd=ROOT,
+                with open(path) as f:
+                    # Let the driver print its section; this script writes the file.
+                    extra = ["--no-write"] if "--no-write" in f.read() else []
+                p = subprocess.run([main_py or sys.executable, path] + extra, cwd=ROOT,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=3600)
                 outtext = p.stdout.decode(errors="replace")
                 if p.returncode != 0:
