@@ -886,6 +886,45 @@ static int parse_members(lp *c, rec *r, uint64_t refs_mark, uint64_t arena_mark)
     }
     for (;;) {
         const char *kstart = c->p;
+        if (MEL_LIKELY(c->e - c->p >= 16 && *c->p == '"')) {
+            /* fast path: the keys as the writer spells them, with ": " */
+            const char *lit = NULL;
+            size_t ll = 0;
+            switch (c->p[1]) {
+            case 'a': lit = "\"address\": "; ll = 11; break;
+            case 't':
+                if (c->p[5] == '"') {
+                    lit = "\"type\": ";
+                    ll = 8;
+                } else {
+                    lit = "\"type_addr\": ";
+                    ll = 13;
+                }
+                break;
+            case 's':
+                if (c->p[2] == 'i') {
+                    lit = "\"size\": ";
+                    ll = 8;
+                } else {
+                    lit = "\"static\": ";
+                    ll = 10;
+                }
+                break;
+            case 'l': lit = "\"len\": "; ll = 7; break;
+            case 'v': lit = "\"value\": "; ll = 9; break;
+            case 'r': lit = "\"refs\": "; ll = 8; break;
+            case 'n': lit = "\"name\": "; ll = 8; break;
+            case 'k': lit = "\"kv\": "; ll = 6; break;
+            case 'q': lit = "\"qualname\": "; ll = 12; break;
+            default: break;
+            }
+            if (lit && memcmp(c->p, lit, ll) == 0) {
+                key = lit + 1;
+                klen = ll - 4;
+                c->p += ll;
+                goto have_key;
+            }
+        }
         if (c->p >= c->e || *c->p != '"')
             return perr(c, c->p, MEL_ESYNTAX, "expected a key");
         rc = scan_string(c, &key, &klen, &esc);
@@ -906,6 +945,7 @@ static int parse_members(lp *c, rec *r, uint64_t refs_mark, uint64_t arena_mark)
             c->p++;
         }
         skip_ws(c);
+    have_key:
         if (klen == 4 && memcmp(key, "refs", 4) == 0) {
             if (have_refs)
                 l->nrefs = refs_mark; /* a repeated key: the last one wins */
@@ -1664,42 +1704,55 @@ static int drop_duplicates(mel_loader *l)
 }
 
 /* Resolves raw ref addresses into node indexes, in place (u64 -> u32).
- * Lookups are pipelined: the slot of ref k+16 and the address behind the
- * slot of ref k+8 are prefetched while ref k is resolved. */
+ * Lookups go in blocks of 64 so their cache misses overlap: hash and
+ * prefetch every slot of the block, then read the slots and prefetch the
+ * addresses they name, then confirm.  A fingerprint mismatch, a longer probe
+ * or a missing address falls back to mel__find / add_missing. */
 static int resolve_refs(mel_loader *l)
 {
+    enum { B = 64 };
     struct mel_graph *g = l->g;
-    uint64_t k, n = l->nrefs;
+    uint64_t base, n = l->nrefs, a[B];
     unsigned char *buf = (unsigned char *)l->refs;
-    uint32_t *dst;
+    uint32_t *dst, hs[B], cand[B];
+    unsigned i, m;
 
     g->coff[g->n] = (uint32_t)n;
-    for (k = 0; k < n; k++) {
-        uint64_t a;
-        uint32_t j;
-        if (MEL_LIKELY(k + 16 < n)) {
-            uint64_t a16;
-            memcpy(&a16, buf + (k + 16) * 8, 8);
-            PREFETCH(&g->hslots[mel__hash_addr(a16, g->hbits)]);
+    for (base = 0; base < n; base += B) {
+        uint32_t im = (uint32_t)(((uint64_t)1 << g->hidxbits) - 1), fpm = ~im;
+        unsigned bits = g->hbits;
+        int stale = 0;
+        m = n - base < B ? (unsigned)(n - base) : B;
+        for (i = 0; i < m; i++) {
+            memcpy(&a[i], buf + (base + i) * 8, 8);
+            hs[i] = (uint32_t)mel__hash_addr(a[i], bits);
+            PREFETCH(&g->hslots[hs[i]]);
         }
-        if (MEL_LIKELY(k + 8 < n)) {
-            uint64_t a8;
-            uint32_t s8;
-            memcpy(&a8, buf + (k + 8) * 8, 8);
-            s8 = g->hslots[mel__hash_addr(a8, g->hbits)];
-            if (s8)
-                PREFETCH(&g->addr[(s8 & (uint32_t)(((uint64_t)1 << g->hidxbits) - 1)) - 1]);
+        for (i = 0; i < m; i++) {
+            uint32_t sl = g->hslots[hs[i]];
+            uint64_t x = mel__mix_addr(a[i]);
+            uint32_t want = g->hidxbits >= 32 ? 0 : (uint32_t)((x & ((1u << (32 - g->hidxbits)) - 1)) << g->hidxbits);
+            cand[i] = MEL_NONE;
+            if (sl && (sl & fpm) == want) {
+                cand[i] = (sl & im) - 1;
+                PREFETCH(&g->addr[cand[i]]);
+            }
         }
-        memcpy(&a, buf + k * 8, 8);
-        j = mel__find(g, a);
-        if (MEL_UNLIKELY(j == MEL_NONE)) {
-            j = add_missing(g, a);
-            if (j == MEL_NONE)
-                return MEL_ENOMEM;
+        for (i = 0; i < m; i++) {
+            uint32_t j = cand[i];
+            if (stale || j == MEL_NONE || g->addr[j] != a[i]) {
+                j = mel__find(g, a[i]);
+                if (MEL_UNLIKELY(j == MEL_NONE)) {
+                    j = add_missing(g, a[i]);
+                    if (j == MEL_NONE)
+                        return MEL_ENOMEM;
+                    stale = 1; /* the index may have been rebuilt */
+                }
+            }
+            if (MEL_UNLIKELY(j >= g->n))
+                l->rep.dangling_refs++;
+            memcpy(buf + (base + i) * 4, &j, 4);
         }
-        if (MEL_UNLIKELY(j >= g->n))
-            l->rep.dangling_refs++;
-        memcpy(buf + k * 4, &j, 4);
     }
     dst = mel__realloc(l->alloc, l->refs, (size_t)l->refs_cap * 8, (size_t)(n ? n : 1) * 4);
     if (!dst)
