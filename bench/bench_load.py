@@ -176,6 +176,7 @@ def section(args: argparse.Namespace) -> str:
               "ours objects/s (wall) | ours objects/s (CPU) | parse GB/s (CPU) | graph B/object | "
               "peak RSS B/object | pure Python peak RSS B/object |",
               "|" + "---|" * 15]
+    after: List[str] = []
     for n in args.sizes:
         path = dump_path(n, args.regen)
         size = os.path.getsize(path)
@@ -213,12 +214,13 @@ def section(args: argparse.Namespace) -> str:
         lines.append("| " + " | ".join(row) + " |")
         if pure:
             speed = med([p["total_s"] for p in pure]) / med(wall)
-            lines.append("")
-            lines.append("At %s the pure-Python loader took %.1f× our wall time (%.2f M objects/s "
-                         "against our %.2f M)." % (label(n), speed,
-                                                 nobj / med([p["total_s"] for p in pure]) / 1e6,
-                                                 nobj / med(wall) / 1e6))
-            lines.append("")
+            after.append("At %s the pure-Python loader took %.1f× our wall time (%.2f M objects/s "
+                         "against our %.2f M) and %.1f× our peak memory."
+                         % (label(n), speed, nobj / med([p["total_s"] for p in pure]) / 1e6,
+                            nobj / med(wall) / 1e6,
+                            med([p["peak_rss_bytes_per_object"] for p in pure]) /
+                            med([r["peak_rss_bytes_per_object"] for r in ours])))
+    lines += [""] + after
     lines += ["", "Targets (issue #3): ≥ 5 M objects/s end to end on this 2-core machine; "
               "parse ≥ 1.5 GB/s per core; ≤ 100 bytes per object steady state with parents at "
               "6 refs/object. Graph B/object is `mel_graph_memory` after parents and collapse "

@@ -228,6 +228,52 @@ error:
     return MEL_ENOMEM;
 }
 
+#define SHRINK_ARR(field, elt)                                                        \
+    do {                                                                              \
+        void *np_ = mel__realloc(g->alloc, g->field, (size_t)g->cap * (elt),          \
+                                 (size_t)want * (elt));                               \
+        if (np_)                                                                      \
+            g->field = np_;                                                           \
+        else                                                                          \
+            ok = 0;                                                                   \
+    } while (0)
+
+void mel__graph_shrink(struct mel_graph *g)
+{
+    uint32_t want = mel__nodes(g) ? mel__nodes(g) : 1;
+    int ok = 1;
+
+    if (want >= g->cap || g->rstart)
+        return;
+    /* Shrinking never moves data a caller can see; if one realloc fails the
+     * array simply keeps its old, larger block, so cap stays the old value
+     * unless every array shrank. */
+    SHRINK_ARR(addr, sizeof(uint64_t));
+    SHRINK_ARR(type, sizeof(uint32_t));
+    SHRINK_ARR(size32, sizeof(uint32_t));
+    SHRINK_ARR(len32, sizeof(uint32_t));
+    SHRINK_ARR(kv16, sizeof(uint16_t));
+    SHRINK_ARR(flags, sizeof(uint8_t));
+    SHRINK_ARR(val, sizeof(uint64_t));
+    {
+        uint32_t *nc = mel__realloc(g->alloc, g->coff, ((size_t)g->cap + 1) * sizeof *nc,
+                                    ((size_t)want + 1) * sizeof *nc);
+        if (nc)
+            g->coff = nc;
+        else
+            ok = 0;
+    }
+    if (ok)
+        g->cap = want;
+    if (g->varena.cap > g->varena.n + 16) {
+        char *np = mel__realloc(g->alloc, g->varena.p, g->varena.cap, g->varena.n + 16);
+        if (np) {
+            g->varena.p = np;
+            g->varena.cap = g->varena.n + 16;
+        }
+    }
+}
+
 void mel__graph_invalidate(struct mel_graph *g)
 {
     if (g->analysis_free)

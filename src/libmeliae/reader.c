@@ -1534,6 +1534,8 @@ int mel_loader_feed(mel_loader *l, const void *buf, size_t len, mel_error *err)
         return mel__fail(err, MEL_EINVAL, "null loader or buffer");
     if (l->failed)
         return fail_copy(l, err);
+    if (!l->g)
+        return mel__fail(err, MEL_EINVAL, "the loader has already finished");
     while (p < e) {
         const char *nl;
         size_t take;
@@ -1896,6 +1898,8 @@ int mel_loader_finish(mel_loader *l, mel_graph **out, mel_load_report *report, m
         *out = NULL;
     if (!l || !out)
         return mel__fail(err, MEL_EINVAL, "null loader or output");
+    if (!l->g)
+        return mel__fail(err, MEL_EINVAL, "the loader has already finished");
     if (l->failed) {
         rc = fail_copy(l, err);
         goto done;
@@ -1947,6 +1951,7 @@ int mel_loader_finish(mel_loader *l, mel_graph **out, mel_load_report *report, m
         rc = mel__fail(err, rc, "building the graph");
         goto done;
     }
+    mel__graph_shrink(l->g);
     *out = l->g;
     l->g = NULL;
 done:

@@ -697,7 +697,7 @@ static void test_progress_and_cancel(void)
 {
     mel_load_options o;
     mel_loader *l;
-    mel_graph *g;
+    mel_graph *g, *g2 = NULL;
     mel_load_report rep;
     mel_error err;
     prog_ctx pc;
@@ -715,6 +715,10 @@ static void test_progress_and_cancel(void)
         MT_EQ_INT(mel_loader_feed(l, line, strlen(line), &err), MEL_OK);
     }
     MT_EQ_INT(mel_loader_finish(l, &g, &rep, &err), MEL_OK);
+    /* a finished loader refuses more input */
+    MT_EQ_INT(mel_loader_feed(l, "x\n", 2, &err), MEL_EINVAL);
+    MT_EQ_INT(mel_loader_finish(l, &g2, &rep, &err), MEL_EINVAL);
+    MT_CHECK(g2 == NULL);
     mel_loader_free(l);
     MT_EQ_INT(pc.calls, 11); /* lines 10, 20, ... 100, then indexing */
     mel_graph_free(g);
