@@ -289,8 +289,11 @@ def floor_run(kind: str, dump: str, timeout: float) -> Dict[str, Any]:
     cmd = ["wc", "-l", dump] if kind == "wc" else ["cat", dump]
     timer = shutil.which("time") or "/usr/bin/time"
     full = [timer, "-v"] + cmd if os.path.exists(timer) else cmd
-    rec: Dict[str, Any] = {"side": "analysis", "tool": kind, "dump": dump,
-                           "dump_bytes": os.path.getsize(dump)}
+    rec: Dict[str, Any] = {"side": "analysis", "tool": kind, "dump": dump}
+    if not os.path.exists(dump):
+        rec.update(status="error", error="no such file: %s" % dump)
+        return rec
+    rec["dump_bytes"] = os.path.getsize(dump)
     t0 = time.perf_counter()
     try:
         p = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -314,6 +317,14 @@ class Suite:
         self.records: List[Dict[str, Any]] = []
         self.dumps: Dict[Tuple[str, str, int], str] = {}   # (format, workload, size) -> path
         self.timed_out: Dict[Tuple[str, str, str], int] = {}
+        self.raw_path: Optional[str] = None
+
+    def add(self, rec: Dict[str, Any]) -> None:
+        """Keep a record, and append it to the raw log at once (a crash keeps it)."""
+        self.records.append(rec)
+        if self.raw_path:
+            with open(self.raw_path, "a") as f:
+                f.write(json.dumps(rec, sort_keys=True) + "\n")
 
     def reps_for(self, size: int) -> int:
         return self.a.reps_big if size >= 5000000 else self.a.reps
@@ -328,20 +339,21 @@ class Suite:
         base = {"side": "capture", "task": task, "tool": tool, "workload": workload,
                 "size": size}
         if py is None:
-            self.records.append(dict(base, status="unavailable",
+            self.add(dict(base, status="unavailable",
                                      error="no interpreter for this tool (see setup notes)"))
             return
         if key in self.timed_out:
-            self.records.append(dict(base, status="skipped",
+            self.add(dict(base, status="skipped",
                                      error="skipped: timed out at %s" %
                                      size_label(self.timed_out[key])))
             return
         dumping = tool in ("ours", "purepy", "classic")
         os.makedirs(SCRATCH[0], exist_ok=True)
         for rep in range(reps):
-            dump = os.path.join(SCRATCH[0], "%s-%s-%s-%s.json" % (task, tool, workload,
-                                                          size_label(size)))
             keep = keep_as is not None and rep == 0
+            # Only the first repetition's dump is kept; later ones get their own name.
+            dump = os.path.join(SCRATCH[0], "%s-%s-%s-%s%s.json" % (
+                task, tool, workload, size_label(size), "" if rep == 0 else "-rep%d" % rep))
             cmd = [py, os.path.join(HERE, "peers", "capture.py"), "--tool", tool,
                    "--workload", workload, "--size", str(size)]
             if dumping:
@@ -352,7 +364,7 @@ class Suite:
                                                             tool, rep + 1, reps))
             rec = run_json(cmd, self.timeout_for(size), dict(base, rep=rep))
             rec["task"] = task
-            self.records.append(rec)
+            self.add(rec)
             if dumping and os.path.exists(dump) and not keep:
                 os.unlink(dump)
             if rec.get("status") == "ok" and keep:
@@ -369,7 +381,7 @@ class Suite:
                 "size": size, "format": fmt}
         key = (task + fmt, tool, workload)
         if key in self.timed_out:
-            self.records.append(dict(base, status="skipped", error="skipped: timed out at %s"
+            self.add(dict(base, status="skipped", error="skipped: timed out at %s"
                                      % size_label(self.timed_out[key])))
             return
         for rep in range(reps):
@@ -386,7 +398,7 @@ class Suite:
                 rec = run_json(cmd, self.timeout_for(size), dict(base, rep=rep))
                 rec.update({k: base[k] for k in ("task", "workload", "size", "format")})
             rec["dump_objects"] = dump_objects(dump)
-            self.records.append(rec)
+            self.add(rec)
             if rec.get("status") != "ok":
                 if rec.get("status") == "timeout":
                     self.timed_out[key] = size
@@ -450,16 +462,16 @@ class Suite:
                 if key[0] in ("synthetic", "ours") and key[2] == max(a.sizes):
                     rec = run_driver(lb, [self.dumps[key]], a.timeout_big)
                     rec.update(workload=key[1], size=key[2])
-                    self.records.append(rec)
+                    self.add(rec)
         exe = build_c_driver("domibench", s.notes)
         if exe:
-            self.records.append(run_driver(exe, ["--synthetic", str(max(a.sizes))],
+            self.add(run_driver(exe, ["--synthetic", str(max(a.sizes))],
                                            a.timeout_big))
             for key in sorted(self.dumps):
                 if key[0] in ("synthetic", "ours") and key[2] == max(a.sizes):
                     rec = run_driver(exe, [self.dumps[key]], a.timeout_big)
                     rec.update(workload=key[1], size=key[2])
-                    self.records.append(rec)
+                    self.add(rec)
         for path in set(self.dumps.values()):
             if os.path.exists(path) and not a.keep_dumps:
                 os.unlink(path)
@@ -1104,12 +1116,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         log("no bench virtualenv: cannot run")
         return 1
     suite = Suite(args, setup)
-    suite.run()
     os.makedirs(OUT, exist_ok=True)
     raw = os.path.join(OUT, "results-quick.jsonl" if args.quick else "results.jsonl")
-    with open(raw, "w") as f:
-        for r in suite.records:
-            f.write(json.dumps(r, sort_keys=True) + "\n")
+    open(raw, "w").close()
+    suite.raw_path = raw
+    suite.run()
     committed = os.path.abspath(args.output) == os.path.join(HERE, "RESULTS.md")
     if committed:
         shutil.copy(raw, os.path.join(HERE, "results.jsonl"))
