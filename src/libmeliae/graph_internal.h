@@ -185,7 +185,8 @@ int mel__graph_new(const mel_allocator *alloc, struct mel_graph **out);
 /* Grows every per-node array to hold at least want nodes.  0 or MEL_ENOMEM. */
 int mel__graph_reserve(struct mel_graph *g, uint32_t want);
 /* Gives back unused capacity of the per-node arrays and the value arena
- * (after loading).  Never fails: a block that cannot shrink stays as it is. */
+ * (after loading), with the libc allocator only.  Never fails: a block that
+ * cannot shrink stays as it is. */
 void mel__graph_shrink(struct mel_graph *g);
 /* Interns a type name (exact bytes); MEL_NONE on ENOMEM. */
 uint32_t mel__type_intern(struct mel_graph *g, const char *name, size_t len);
