@@ -804,6 +804,12 @@ def targets(records: List[Dict[str, Any]]) -> List[str]:
             meds = [statistics.median(v) for v in per.values()]
             also = "; at %s, %.2f–%.2f M dumped objects/s across %d workloads" % (
                 size_label(mid), min(meds) / 1e6, max(meds) / 1e6, len(meds))
+        near = [r for r in group(records, task="classic", tool="ours", status="ok")
+                if r["size"] == cap[0]["size"] and r["workload"] in wl]
+        if near:
+            also += "; the same workload and size on Python %s (## Classic Meliae): %.2f M/s" % (
+                near[0].get("python", "?"),
+                statistics.median([(r.get("seen") or 0) / r["seconds"] for r in near]) / 1e6)
         out.append(target_row("dump ≥ 3 M objects/s on one core",
                               "%.2f M built objects/s, %.2f M dumped objects/s, %.0f MB/s of "
                               "output (%s, %s)%s"
