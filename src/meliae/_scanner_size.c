@@ -178,6 +178,18 @@ static size_t type_hash(const void *p)
     return (size_t)(x >> 17);
 }
 
+/* Nonzero for the built-in types whose layout mel_size_of computes. */
+static int is_computed_builtin(PyTypeObject *t)
+{
+    return t == &PyLong_Type || t == &PyBool_Type || t == &PyUnicode_Type ||
+           t == &PyDict_Type || t == &PyList_Type || t == &PySet_Type ||
+           t == &PyFrozenSet_Type || t == &PyByteArray_Type || t == &PyTuple_Type ||
+           t == &PyBytes_Type || t == &PyType_Type || t == &PyCode_Type ||
+           t == &PyFrame_Type || t == &PyGen_Type || t == &PyCoro_Type ||
+           t == &PyAsyncGen_Type || t == &PyModule_Type || t == &PyFloat_Type ||
+           t == &PyComplex_Type || t == &PyBaseObject_Type;
+}
+
 /* Finds or fills the strategy of tp.  Falls back to ST_GENERIC when the
  * cache cannot grow. */
 static type_slot *type_strategy(PyTypeObject *tp)
@@ -218,10 +230,13 @@ static type_slot *type_strategy(PyTypeObject *tp)
     {
         /* _PyType_Lookup walks the MRO dicts; it runs no Python code and
          * sets no exception. */
+        /* A method_descriptor is always C code (a Python-level __sizeof__
+         * is a function).  Descriptors of the built-in types this file
+         * sizes itself are not called. */
         PyObject *d = _PyType_Lookup(tp, str_sizeof);
         if (d && d != object_sizeof && Py_IS_TYPE(d, &PyMethodDescr_Type)) {
             PyTypeObject *owner = ((PyDescrObject *)d)->d_type;
-            if (owner && !(owner->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+            if (owner && !is_computed_builtin(owner)) {
                 slot->strategy = ST_CMETHOD;
                 slot->descr = d;
             }
@@ -611,6 +626,16 @@ Py_ssize_t mel_size_of(PyObject *op)
     }
     if (PyType_Check(op))
         return type_size(op) + (is_static ? 0 : preheader(op));
+    /* Subclasses of the computed built-ins that bring their own C-level
+     * __sizeof__ (OrderedDict, ...) are sized by it. */
+    if (!is_computed_builtin(tp)) {
+        type_slot *slot = type_strategy(tp);
+        if (slot->strategy == ST_CMETHOD) {
+            size = call_size(slot->descr, op);
+            if (size >= 0)
+                return size + preheader(op) + managed_values_size(op);
+        }
+    }
     if (PyLong_Check(op))
         size = int_size(op, is_static);
     else if (PyUnicode_Check(op))
@@ -635,12 +660,7 @@ Py_ssize_t mel_size_of(PyObject *op)
     else if (PyCode_Check(op))
         size = code_size(op);
 #endif
-    else {
-        type_slot *slot = type_strategy(tp);
-        if (slot->strategy == ST_CMETHOD)
-            size = call_size(slot->descr, op);
-        if (size < 0)
-            size = generic_size(op);
-    }
+    else
+        size = generic_size(op);
     return size + preheader(op) + managed_values_size(op);
 }

@@ -72,7 +72,7 @@ def _open(outf: Output) -> Tuple[Any, int, Optional[int]]:
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
         fd = os.open(path, flags, 0o600)
         suffix = b".gz" if isinstance(path, bytes) else ".gz"
-        return fd, (6 if path.endswith(suffix) else 0), fd  # type: ignore[arg-type]
+        return fd, (1 if path.endswith(suffix) else 0), fd  # type: ignore[arg-type]
     if callable(getattr(outf, "write", None)):
         return outf, 0, None
     raise TypeError(f"expected a path or a binary file object with write(), got {type(outf).__name__}")
