@@ -242,7 +242,9 @@ class TestLines:
     def test_static_markers(self) -> None:
         recs = by_address(dump_referenced([None, 5, ()]))
         assert recs[id(None)].get("static") is True
-        assert recs[id(5)].get("static") is True
+        # Small ints live in the runtime's static image from 3.11 on (3.10
+        # allocates them on the heap at start-up).
+        assert recs[id(5)].get("static") is (True if sys.version_info >= (3, 11) else None)
         big = 10**12 + len(recs)
         assert "static" not in by_address(dump_referenced(big))[id(big)]
 

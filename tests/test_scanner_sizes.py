@@ -102,8 +102,12 @@ class TestAgainstGetsizeof:
     def test_one_digit_ints(self) -> None:
         small = 7
         runtime = int("1000003")
-        assert scanner.size_of(small) == sys.getsizeof(small)  # static
-        assert scanner.size_of(runtime) == sys.getsizeof(runtime) + 4  # requests 32
+        assert scanner.size_of(small) == sys.getsizeof(small)  # preallocated
+        if PY311:
+            # _PyLong_FromMedium requests sizeof(PyLongObject) = 32
+            assert scanner.size_of(runtime) == sys.getsizeof(runtime) + 4
+        else:
+            assert scanner.size_of(runtime) == sys.getsizeof(runtime)
 
     def test_generic_alloc_subclass_extra_item(self) -> None:
         p = Point(1, 2, 3)
@@ -116,7 +120,7 @@ class TestAgainstGetsizeof:
 
     def test_static_types(self) -> None:
         # A bare PyTypeObject, no GC header (3.13's getsizeof agrees).
-        if PY313:
+        if PY313 or not PY311:
             assert scanner.size_of(int) == sys.getsizeof(int)
         else:
             assert scanner.size_of(int) == sys.getsizeof(int) - 16
@@ -215,5 +219,9 @@ def test_tracemalloc_fidelity() -> None:
     out = json.loads(res.stdout.strip().splitlines()[-1])
     traced, ours = out["traced"], out["scanner"]
     assert abs(ours - traced) <= 0.01 * traced, out
-    # The corrections matter: getsizeof alone is further off.
-    assert abs(out["getsizeof"] - traced) > abs(ours - traced), out
+    # From 3.11 on the corrections matter (managed values, 32-byte ints):
+    # getsizeof alone is further off.  On 3.10 there is nothing to correct.
+    if PY311:
+        assert abs(out["getsizeof"] - traced) > abs(ours - traced), out
+    else:
+        assert ours == out["getsizeof"], out

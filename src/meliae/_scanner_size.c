@@ -469,10 +469,14 @@ static Py_ssize_t int_size(PyObject *op, int is_static)
 #else
         Py_ssize_t size = tp->tp_basicsize + 4 * nd;
 #endif
-        /* One-digit ints made at run time come from _PyLong_FromMedium,
-         * which requests sizeof(PyLongObject) = 32. */
+#if PY_VERSION_HEX >= 0x030B0000
+        /* One-digit ints made at run time come from _PyLong_FromMedium
+         * (3.11+), which requests sizeof(PyLongObject) = 32. */
         if (nd == 1 && !is_static && tp == &PyLong_Type)
             size = 32;
+#else
+        (void)is_static;
+#endif
         return size;
     }
     return var_size(tp, nd < 1 ? 1 : nd);
