@@ -9,11 +9,13 @@ from typing import Any
 __version__ = "1.0.0.dev0"
 version_info = (1, 0, 0, "dev", 0)
 
-__all__ = ["__version__", "version_info", "scanner", "loader"]
+__all__ = ["__version__", "version_info", "scanner", "loader", "diff"]
 
 
 def __getattr__(name: str) -> Any:
-    """Import the ``scanner`` and ``loader`` submodules lazily."""
+    """Import ``scanner`` and ``loader`` lazily; ``meliae.diff`` is ``loader.diff``."""
     if name in ("scanner", "loader"):
         return importlib.import_module("." + name, __name__)
+    if name == "diff":
+        return importlib.import_module(".loader", __name__).diff
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,6 @@ references that keeps the leak alive, and diff against an earlier dump.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
