@@ -178,8 +178,6 @@ def test_run_dump_at_exit_is_private(tmp_path: Path) -> None:
     assert _mode(tmp_path / "exit.json") == 0o600
 
 
-@pytest.mark.xfail(strict=True, reason="scanner._open: os.open(O_CREAT, 0o600) keeps the mode "
-                   "of a file that already exists; it needs an fchmod(fd, 0o600)")
 def test_existing_file_is_made_private(tmp_path: Path) -> None:
     """GIVEN a world-readable file already at the dump path WHEN dumping over
     it THEN the dump does not stay world-readable."""

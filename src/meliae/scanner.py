@@ -13,6 +13,7 @@ its trailer, which readers report as truncated.
 from __future__ import annotations
 
 import os
+import stat
 import signal
 import threading
 import time
@@ -71,6 +72,12 @@ def _open(outf: Output) -> Tuple[Any, int, Optional[int]]:
         path = os.fspath(outf)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
         fd = os.open(path, flags, 0o600)
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.fchmod(fd, 0o600)  # O_CREAT's mode does not apply to a file that existed
+        except OSError:
+            os.close(fd)
+            raise
         suffix = b".gz" if isinstance(path, bytes) else ".gz"
         return fd, (1 if path.endswith(suffix) else 0), fd  # type: ignore[arg-type]
     if callable(getattr(outf, "write", None)):
