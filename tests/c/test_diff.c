@@ -1,27 +1,10 @@
 /* test_diff.c - the diff of two dumps, classic and current format. */
 #include "analysis_internal.h"
 #include "mtest.h"
+#include "mtest_dump.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static mel_graph *load(const char *text)
-{
-    mel_loader *l = NULL;
-    mel_graph *g = NULL;
-    mel_error err;
-    mel_load_options opts;
-
-    memset(&opts, 0, sizeof opts);
-    opts.strict = 1;
-    MT_EQ_INT(mel_loader_new(&opts, &l), MEL_OK);
-    if (!l)
-        return NULL;
-    MT_EQ_INT(mel_loader_feed(l, text, strlen(text), &err), MEL_OK);
-    MT_EQ_INT(mel_loader_finish(l, &g, NULL, &err), MEL_OK);
-    mel_loader_free(l);
-    return g;
-}
 
 /* a classic dump (no header, no type_addr) */
 static const char *const OLD_DUMP =
@@ -51,7 +34,7 @@ static const mel_diff_type *find(const mel_diff_report *r, const char *name)
 
 static void test_diff_counts(void)
 {
-    mel_graph *a = load(OLD_DUMP), *b = load(NEW_DUMP);
+    mel_graph *a = mt_load_dump(OLD_DUMP), *b = mt_load_dump(NEW_DUMP);
     mel_diff_report *r = NULL;
     const mel_diff_type *d;
 
@@ -113,7 +96,7 @@ done:
 
 static void test_diff_with_itself(void)
 {
-    mel_graph *a = load(NEW_DUMP);
+    mel_graph *a = mt_load_dump(NEW_DUMP);
     mel_diff_report *r = NULL;
 
     if (!a)
@@ -133,7 +116,7 @@ static void test_diff_with_itself(void)
 
 static void test_diff_deleted_records(void)
 {
-    mel_graph *a = load(OLD_DUMP), *b = load(OLD_DUMP);
+    mel_graph *a = mt_load_dump(OLD_DUMP), *b = mt_load_dump(OLD_DUMP);
     mel_diff_report *r = NULL;
 
     if (!a || !b)
