@@ -54,7 +54,8 @@ static inline int mel__dg_dead(const mel__digraph *g, uint32_t v)
 
 /* The first children of the super-root: the live nodes of markers[] (in that
  * order, duplicates and dead or out-of-range entries dropped), then every live
- * node that no live node refers to, in index order.  Nodes that remain
+ * node that no other live node refers to (self references do not count), in
+ * index order.  Nodes that remain
  * unreached from these are attached by the traversals themselves, lowest
  * index first.  *out (allocated with a, *nout entries) belongs to the caller.
  * Returns MEL_OK or MEL_ENOMEM. */
@@ -100,10 +101,14 @@ int mel__dom_children(const mel__domtree *t, const mel_allocator *a, uint32_t **
 
 /* --- shortest paths (paths.c) ----------------------------------------- */
 
-/* Breadth-first search from the super-root (its children as in
- * mel__dominators).  parent[v] (n entries, allocated with a) is the node
- * before v on one shortest path, MEL_NONE for children of the super-root
- * and for dead nodes.  Returns MEL_OK, MEL_ENOMEM or MEL_EINVAL. */
+/* Breadth-first search in three tiers: from the live markers[] (all at
+ * distance 0) until nothing more is reached; then from the other children
+ * of the super-root (mel__root_list) that are still unreached; then from
+ * each still unreached live node, lowest index first.  A node gets its
+ * shortest path from the first tier that reaches it.  parent[v] (n
+ * entries, allocated with a) is the node before v on that path, MEL_NONE
+ * for the starting nodes and for dead nodes.  Returns MEL_OK, MEL_ENOMEM or
+ * MEL_EINVAL. */
 int mel__bfs_parents(const mel__digraph *g, const uint32_t *markers, size_t nmarkers,
                      const mel_allocator *a, uint32_t **parent);
 

@@ -1,7 +1,10 @@
 /*
- * paths.c - shortest paths from the super-root: one breadth-first search
- * records every node's parent on a shortest path; a query then walks
- * parents back to a root.
+ * paths.c - shortest paths from the roots: one breadth-first search records
+ * every node's parent on a shortest path; a query then walks parents back to
+ * a root.  The search runs in three tiers: the header's root markers first,
+ * then the objects no other object refers to, then unrooted cycles (lowest
+ * index first).  A path therefore starts at the scanner's roots whenever
+ * they reach the object, however close an unreferenced object may be.
  */
 #include "analysis_internal.h"
 
@@ -25,12 +28,23 @@ static uint32_t drain(const mel__digraph *g, uint32_t *parent, uint32_t *queue, 
     return tail;
 }
 
+/* Makes v a child of the super-root unless it is dead or already seen. */
+static uint32_t seed(const mel__digraph *g, uint32_t *parent, uint32_t *queue, uint32_t tail,
+                     uint32_t v)
+{
+    if (v >= g->n || parent[v] != UNSEEN || mel__dg_dead(g, v))
+        return tail;
+    parent[v] = MEL_NONE;
+    queue[tail++] = v;
+    return tail;
+}
+
 int mel__bfs_parents(const mel__digraph *g, const uint32_t *markers, size_t nmarkers,
                      const mel_allocator *a, uint32_t **out)
 {
     uint32_t *roots = NULL, *parent = NULL, *queue = NULL;
     size_t nroots = 0;
-    uint32_t v, tail = 0;
+    uint32_t v, head, tail = 0;
     int rc = MEL_ENOMEM;
 
     *out = NULL;
@@ -45,18 +59,23 @@ int mel__bfs_parents(const mel__digraph *g, const uint32_t *markers, size_t nmar
         goto done;
     for (v = 0; v < g->n; v++)
         parent[v] = UNSEEN;
-    /* every root sits at distance one from the super-root */
-    for (size_t k = 0; k < nroots; k++) {
-        parent[roots[k]] = MEL_NONE;
-        queue[tail++] = roots[k];
-    }
+    /* The scanner's roots first: everything they reach gets its path from
+     * them, however close an unreferenced object may be. */
+    for (size_t k = 0; k < nmarkers; k++)
+        tail = seed(g, parent, queue, tail, markers[k]);
     tail = drain(g, parent, queue, 0, tail);
+    /* Then the objects nobody refers to, for what the markers do not reach. */
+    head = tail;
+    for (size_t k = 0; k < nroots; k++)
+        tail = seed(g, parent, queue, tail, roots[k]);
+    tail = drain(g, parent, queue, head, tail);
+    /* Then unrooted cycles, lowest index first. */
     for (v = 0; v < g->n; v++) {
         if (parent[v] != UNSEEN || mel__dg_dead(g, v))
             continue;
-        parent[v] = MEL_NONE;
-        queue[tail] = v;
-        tail = drain(g, parent, queue, tail, tail + 1);
+        head = tail;
+        tail = seed(g, parent, queue, tail, v);
+        tail = drain(g, parent, queue, head, tail);
     }
     for (v = 0; v < g->n; v++)
         if (parent[v] == UNSEEN)

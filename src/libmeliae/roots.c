@@ -1,6 +1,7 @@
 /*
  * roots.c - the children of the virtual super-root: the header's root
- * markers, then every live object nothing in the dump refers to.
+ * markers, then every live object no other object in the dump refers to
+ * (a reference from an object to itself does not count).
  */
 #include "analysis_internal.h"
 
@@ -27,7 +28,8 @@ int mel__root_list(const mel__digraph *g, const uint32_t *markers, size_t nmarke
         s = mel__dg_succ(g, v);
         d = mel__dg_deg(g, v);
         for (j = 0; j < d; j++)
-            seen[s[j]] |= 1;
+            if (s[j] != v) /* a self reference keeps nothing alive */
+                seen[s[j]] |= 1;
     }
     cap = nmarkers;
     for (v = 0; v < g->n; v++)

@@ -225,11 +225,70 @@ static void test_cycles_hanging_from_nothing(void)
     mel_graph_free(g);
 }
 
+/* Paths start at the header's roots whenever they reach the target, even
+ * when an object nobody refers to is nearer (here at one step). */
+static void test_markers_before_unreferenced(void)
+{
+    static const char *const dump =
+        HEADER
+        "{\"address\": 3000, \"type\": \"Session\", \"size\": 56, \"refs\": [1014, 3001]}\n"
+        "{\"address\": 3001, \"type\": \"list\", \"size\": 64, \"len\": 0, \"refs\": []}\n"
+        "{\"address\": 1000, \"type\": \"dict\", \"size\": 600, \"len\": 1, \"refs\": [1001, 1002]}\n"
+        "{\"address\": 1001, \"type\": \"str\", \"size\": 52, \"len\": 3, \"value\": \"app\", \"refs\": []}\n"
+        "{\"address\": 1002, \"type\": \"module\", \"size\": 72, \"name\": \"app\", \"refs\": [1005]}\n"
+        "{\"address\": 1005, \"type\": \"dict\", \"size\": 360, \"len\": 1, \"refs\": [1007, 1008]}\n"
+        "{\"address\": 1007, \"type\": \"str\", \"size\": 54, \"len\": 5, \"value\": \"cache\", \"refs\": []}\n"
+        "{\"address\": 1008, \"type\": \"list\", \"size\": 120, \"len\": 1, \"refs\": [1014]}\n"
+        "{\"address\": 1014, \"type\": \"Foo\", \"size\": 56, \"refs\": []}\n";
+    mel_graph *g = load(dump);
+
+    if (!g)
+        return;
+    expect_path(g, 1014, "sys.modules['app'].__dict__['cache'][0]");
+    /* what only the unreferenced object reaches starts there */
+    expect_path(g, 3001, "<Session at 0xbb8>-><list at 0xbb9>");
+    expect_path(g, 3000, "<Session at 0xbb8>");
+    mel_graph_free(g);
+}
+
+/* An object whose only referrer is itself is a root like an object nobody
+ * refers to: it comes before later unreferenced objects. */
+static void test_self_reference_is_a_root(void)
+{
+    static const char *const dump =
+        "{\"address\": 1, \"type\": \"S\", \"size\": 10, \"refs\": [1, 3]}\n"
+        "{\"address\": 2, \"type\": \"U\", \"size\": 20, \"refs\": [3]}\n"
+        "{\"address\": 3, \"type\": \"T\", \"size\": 30, \"refs\": []}\n";
+    mel_graph *g = load(dump);
+    mel__digraph dg;
+    uint32_t *roots = NULL;
+    size_t nroots = 0;
+
+    if (!g)
+        return;
+    mel__graph_digraph(g, &dg);
+    MT_EQ_INT(mel__root_list(&dg, NULL, 0, NULL, &roots, &nroots), MEL_OK);
+    MT_EQ_INT(nroots, 2);
+    if (nroots == 2) {
+        MT_EQ_INT(roots[0], at(g, 1));
+        MT_EQ_INT(roots[1], at(g, 2));
+    }
+    mel__free(NULL, roots, nroots * sizeof *roots);
+    expect_path(g, 3, "<S at 0x1>-><T at 0x3>");
+    MT_EQ_INT(mel_compute_dominators(g, NULL, NULL), MEL_OK);
+    MT_EQ_INT(mel_graph_idom(g, at(g, 1)), MEL_NONE);
+    MT_EQ_INT(mel_graph_idom(g, at(g, 3)), MEL_NONE);
+    MT_EQ_INT(mel_graph_retained(g, at(g, 1)), 10);
+    mel_graph_free(g);
+}
+
 int main(void)
 {
     MT_RUN(test_path_text);
     MT_RUN(test_edge_labels);
     MT_RUN(test_dominators_on_dump);
     MT_RUN(test_cycles_hanging_from_nothing);
+    MT_RUN(test_markers_before_unreferenced);
+    MT_RUN(test_self_reference_is_a_root);
     return MT_END();
 }
