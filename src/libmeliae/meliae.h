@@ -541,6 +541,52 @@ typedef struct mel_diff_report {
 MEL_API int mel_diff(const mel_graph *old_g, const mel_graph *new_g, mel_diff_report **out);
 MEL_API void mel_diff_report_free(mel_diff_report *r);
 
+/* ======================================================================
+ * 6. Selections: the classic loader's whole-graph queries
+ * ==================================================================== */
+
+enum mel_top_key {
+    MEL_TOP_SIZE = 1,    /* the record's own size */
+    MEL_TOP_RETAINED = 2 /* its retained size (dominators must be computed) */
+};
+
+/* The n largest live records by key, largest first, ties in file order.
+ *   key:  enum mel_top_key.
+ *   n:    how many at most (0 gives an empty result).
+ *   out:  gets a malloc'd array of *nout indexes, *nout = min(n, live
+ *         records) (free with mel_free; set on success only).
+ * Returns MEL_OK, MEL_EINVAL (NULL argument, unknown key, MEL_TOP_RETAINED
+ * without dominators) or MEL_ENOMEM. */
+MEL_API int mel_top(const mel_graph *g, int key, size_t n, uint32_t **out, size_t *nout);
+
+/* The dict that looks like the interpreter's interned-strings dict (the
+ * classic guess_intern_dict): a live "dict" record with no parents and at
+ * least one child, whose children come in pairs (k, k) of one and the same
+ * live "str" record.  Of several, the first in mel_graph_all_of_type order
+ * (largest size, then most children, then file order).  An odd number of
+ * children, a dangling or deleted child disqualify a dict.
+ *   out: gets the index, or MEL_NONE when no dict qualifies.
+ * Returns MEL_OK or MEL_EINVAL (NULL argument). */
+MEL_API int mel_guess_intern_dict(const mel_graph *g, uint32_t *out);
+
+/* Cuts the references that make everything reach everything (the classic
+ * remove_expensive_references).  Adds the null record "<ex-reference>"
+ * (address 0, size 0, no references), then rewrites the children of every
+ * other live record:
+ *   - a "function" drops its children at positions 1 and 2 (the classic
+ *     globals and module) and gains a reference to the null record, always;
+ *   - any other record that refers to a live "module", "frame" or "type"
+ *     record loses those references and gains one to the null record.
+ * Parents are left as they were (stale, as in the classic loader);
+ * dominators and cached paths are dropped as by mel_graph_set_children.
+ *   null_index: may be NULL; gets the null record's index.
+ *   changed:    gets the number of records rewritten.
+ * Returns MEL_OK, MEL_EINVAL (NULL g or changed, or address 0 is already a
+ * record) or MEL_ENOMEM.  After MEL_ENOMEM the null record may exist and
+ * *changed records are already rewritten; the others are untouched. */
+MEL_API int mel_remove_expensive_references(mel_graph *g, uint32_t *null_index,
+                                            uint64_t *changed);
+
 #ifdef __cplusplus
 }
 #endif
