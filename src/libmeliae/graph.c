@@ -984,6 +984,26 @@ int mel_graph_delete(mel_graph *g, uint32_t i)
 }
 
 /* Moves per-node entries [from, to) up by one slot (to < nodes+1 <= cap). */
+/* Rotates a[0..n) left by k (0 <= k <= n) in place. */
+static void reverse_u32(uint32_t *a, uint32_t n)
+{
+    uint32_t i, t;
+    for (i = 0; i < n / 2; i++) {
+        t = a[i];
+        a[i] = a[n - 1 - i];
+        a[n - 1 - i] = t;
+    }
+}
+
+static void rotate_left(uint32_t *a, uint32_t n, uint32_t k)
+{
+    if (k == 0 || k == n)
+        return;
+    reverse_u32(a, k);
+    reverse_u32(a + k, n - k);
+    reverse_u32(a, n);
+}
+
 #define SHIFT_UP(arr, from, to)                                                       \
     memmove((arr) + (from) + 1, (arr) + (from), (size_t)((to) - (from)) * sizeof *(arr))
 
@@ -991,7 +1011,7 @@ int mel_graph_add(mel_graph *g, uint64_t address, uint32_t type_id, uint64_t siz
                   uint32_t *out_index)
 {
     uint32_t j = mel__find(g, address), nn = mel__nodes(g), r = g->n, end, k, im;
-    uint32_t *map = NULL;
+    uint32_t *map = NULL, *npoff = NULL, *npdst = NULL, nnew, x;
     uint64_t e, h, nslots;
     size_t q;
     int rc, had_parents = g->has_parents;
@@ -1011,10 +1031,20 @@ int mel_graph_add(mel_graph *g, uint64_t address, uint32_t type_id, uint64_t siz
         return rc;
     if (g->size_side.n && g->size_side.idx[g->size_side.n - 1] == UINT32_MAX)
         g->size_side.n--;
+    nnew = j != MEL_NONE ? nn : nn + 1;
     if (g->nmissing) {
         map = mel__malloc(g->alloc, (size_t)g->nmissing * sizeof *map);
         if (!map)
             return MEL_ENOMEM;
+    }
+    if (had_parents) {
+        /* Parents are rebuilt from the current children before anything
+         * changes; the new record has no children and no record moves, so
+         * only the node order of the lists changes afterwards. */
+        if (mel__parents_build(g, g->max_parents, nnew - nn, &npoff, &npdst)) {
+            mel__free(g->alloc, map, 0);
+            return MEL_ENOMEM;
+        }
     }
     mel__graph_invalidate(g);
     jflags = j != MEL_NONE ? g->flags[j] : 0;
@@ -1076,9 +1106,20 @@ int mel_graph_add(mel_graph *g, uint64_t address, uint32_t type_id, uint64_t siz
     if (out_index)
         *out_index = r;
     if (had_parents) {
-        int64_t cap = g->max_parents;
-        mel__graph_drop_parents(g);
-        return mel_graph_compute_parents(g, cap);
+        /* j == MEL_NONE: an empty list at r, later nodes shift up one.
+         * Otherwise j's list moves in front of those of r .. j-1. */
+        if (j == MEL_NONE) {
+            memmove(npoff + r + 1, npoff + r, ((size_t)nn + 1 - r) * sizeof *npoff);
+        } else {
+            uint32_t base = npoff[r], lenj = npoff[j + 1] - npoff[j];
+            rotate_left(npdst + base, npoff[j + 1] - base, npoff[j] - base);
+            for (x = j; x > r; x--)
+                npoff[x] = npoff[x - 1] + lenj;
+        }
+        mel__free(g->alloc, g->poff, ((size_t)nn + 1) * sizeof *g->poff);
+        mel__free(g->alloc, g->pdst, 0);
+        g->poff = npoff;
+        g->pdst = npdst;
     }
     return MEL_OK;
 }

@@ -224,6 +224,16 @@ int mel__graph_compact(struct mel_graph *g);
 void mel__graph_invalidate(struct mel_graph *g);
 /* Drops computed parents. */
 void mel__graph_drop_parents(struct mel_graph *g);
+/* --- parents.c ------------------------------------------------------ */
+
+/* Builds the parents CSR of g's current children (see
+ * mel_graph_compute_parents) without installing it: *poff gets
+ * nodes + 1 + extra entries (the last extra ones unset), *pdst the lists.
+ * Both are allocated with g->alloc and owned by the caller.  0 or
+ * MEL_ENOMEM (nothing allocated). */
+int mel__parents_build(const struct mel_graph *g, int64_t max_parents, uint32_t extra,
+                       uint32_t **poff, uint32_t **pdst);
+
 /* Debug invariant checker: 0 if consistent, else MEL_EINVAL with err->detail
  * naming the broken invariant. */
 int mel__graph_check(const struct mel_graph *g, mel_error *err);

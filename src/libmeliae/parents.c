@@ -15,7 +15,8 @@ typedef struct pstate {
     uint32_t count;
 } pstate;
 
-int mel_graph_compute_parents(mel_graph *g, int64_t max_parents)
+int mel__parents_build(const struct mel_graph *g, int64_t max_parents, uint32_t extra,
+                       uint32_t **poff_out, uint32_t **pdst_out)
 {
     uint32_t nn, s, t, k, cnt, cap;
     pstate *st = NULL;
@@ -23,8 +24,6 @@ int mel_graph_compute_parents(mel_graph *g, int64_t max_parents)
     uint64_t total = 0;
     int rc = MEL_ENOMEM;
 
-    if (!g)
-        return MEL_EINVAL;
     nn = mel__nodes(g);
     cap = max_parents < 0 ? UINT32_MAX
                           : (max_parents > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)max_parents);
@@ -61,7 +60,7 @@ int mel_graph_compute_parents(mel_graph *g, int64_t max_parents)
             }
         }
     }
-    poff = mel__malloc(g->alloc, ((size_t)nn + 1) * sizeof *poff);
+    poff = mel__malloc(g->alloc, ((size_t)nn + 1 + extra) * sizeof *poff);
     if (!poff)
         goto done;
     for (t = 0; t < nn; t++) {
@@ -97,11 +96,8 @@ int mel_graph_compute_parents(mel_graph *g, int64_t max_parents)
             }
         }
     }
-    mel__graph_drop_parents(g);
-    g->poff = poff;
-    g->pdst = pdst;
-    g->has_parents = 1;
-    g->max_parents = max_parents;
+    *poff_out = poff;
+    *pdst_out = pdst;
     poff = pdst = NULL;
     rc = MEL_OK;
 done:
@@ -109,4 +105,22 @@ done:
     mel__free(g->alloc, poff, 0);
     mel__free(g->alloc, pdst, 0);
     return rc;
+}
+
+int mel_graph_compute_parents(mel_graph *g, int64_t max_parents)
+{
+    uint32_t *poff = NULL, *pdst = NULL;
+    int rc;
+
+    if (!g)
+        return MEL_EINVAL;
+    rc = mel__parents_build(g, max_parents, 0, &poff, &pdst);
+    if (rc)
+        return rc;
+    mel__graph_drop_parents(g);
+    g->poff = poff;
+    g->pdst = pdst;
+    g->has_parents = 1;
+    g->max_parents = max_parents;
+    return MEL_OK;
 }

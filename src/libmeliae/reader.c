@@ -810,6 +810,7 @@ typedef struct rec {
     unsigned vkind;
     uint64_t val;
     int have_addr, have_type, have_size, have_value, is_static, have_qual;
+    const char *kv_at;         /* where the "kv" value starts, NULL if none */
     uint64_t qual_off;
     size_t qual_len;
 } rec;
@@ -983,6 +984,7 @@ static int parse_members(lp *c, rec *r, uint64_t refs_mark, uint64_t arena_mark)
         } else if (KEY("type_addr")) {
             rc = parse_u64(c, &r->type_addr, "type_addr");
         } else if (KEY("kv")) {
+            r->kv_at = c->p;
             rc = parse_u64(c, &r->kv, "kv");
         } else if (KEY("qualname")) {
             const char *q;
@@ -1075,6 +1077,10 @@ static int object_line(lp *c)
             rc = perr(c, open, MEL_EFIELD, "missing \"type\"");
         else if (!r.have_size)
             rc = perr(c, open, MEL_EFIELD, "missing \"size\"");
+        else if (r.kv > (l->nrefs - refs_mark) / 2)
+            rc = perr(c, r.kv_at, MEL_EFIELD,
+                      "\"kv\" is %llu pairs but \"refs\" holds %llu addresses",
+                      (unsigned long long)r.kv, (unsigned long long)(l->nrefs - refs_mark));
         else if (l->rep.has_trailer)
             rc = perr(c, open, MEL_EFIELD, "object line after the trailer");
     }
@@ -1920,6 +1926,15 @@ int mel_loader_finish(mel_loader *l, mel_graph **out, mel_load_report *report, m
             if (err)
                 *err = l->rep.first_bad;
             rc = l->rep.first_bad.code;
+        } else if (l->offset == 0) {
+            rc = mel__fail(err, MEL_EEMPTY, "the file is empty%s%s",
+                           l->opt.source_name ? ": " : "",
+                           l->opt.source_name ? l->opt.source_name : "");
+            if (err) {
+                err->line = 1;
+                err->column = 1;
+                err->byte_offset = 0;
+            }
         } else {
             rc = mel__fail(err, MEL_EEMPTY, "no object lines%s%s",
                            l->opt.source_name ? " in " : "",

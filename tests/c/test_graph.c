@@ -356,6 +356,77 @@ static void test_oom_mutations(void)
     MT_CHECK(saw_ok);
 }
 
+/* Parents of every node as text "addr:p1,p2;..." (addresses, in order). */
+static void parents_text(const mel_graph *g, char *buf, size_t cap)
+{
+    uint32_t i, k, n, nn = mel_graph_count(g) + mel_graph_missing(g);
+    size_t w = 0;
+
+    buf[0] = '\0';
+    for (i = 0; i < nn && w + 64 < cap; i++) {
+        const uint32_t *p = mel_graph_parents(g, i, &n);
+        w += (size_t)snprintf(buf + w, cap - w, "%llu:", (unsigned long long)mel_graph_address(g, i));
+        for (k = 0; k < n && w + 32 < cap; k++)
+            w += (size_t)snprintf(buf + w, cap - w, "%llu,", (unsigned long long)mel_graph_address(g, p[k]));
+        w += (size_t)snprintf(buf + w, cap - w, ";");
+    }
+}
+
+/* mel_graph_add with parents computed: all or nothing under every
+ * allocation failure, and the parents it leaves equal a fresh computation. */
+static void test_add_keeps_parents(void)
+{
+    static const char text[] =
+        "{\"address\": 10, \"type\": \"A\", \"size\": 1, \"refs\": [20, 90, 91, 92, 91]}\n"
+        "{\"address\": 20, \"type\": \"B\", \"size\": 2, \"refs\": [10, 92, 91]}\n"
+        "{\"address\": 30, \"type\": \"C\", \"size\": 3, \"refs\": [90, 92, 30]}\n";
+    static const uint64_t adds[] = {92, 5, 90};
+    size_t a;
+
+    for (a = 0; a < sizeof adds / sizeof *adds; a++) {
+        uint64_t k;
+        int saw_ok = 0;
+        for (k = 1; k <= 50 && !saw_ok; k++) {
+            mel_failing_allocator fa;
+            char before[1024], after[1024], fresh[1024];
+            uint32_t idx = MEL_NONE, count;
+            int rc;
+            mel_graph *g;
+
+            mel_failing_allocator_init(&fa, 0);
+            g = load_text_alloc(text, sizeof text - 1, &fa.base, &rc);
+            MT_EQ_INT(rc, MEL_OK);
+            if (!g)
+                return;
+            MT_EQ_INT(mel_graph_compute_parents(g, 2), MEL_OK);
+            parents_text(g, before, sizeof before);
+            count = mel_graph_count(g);
+            fa.fail_at = fa.count + k;
+            rc = mel_graph_add(g, adds[a], mel_graph_type(g, 0), 4, &idx);
+            fa.fail_at = 0;
+            if (rc == MEL_ENOMEM) {
+                parents_text(g, after, sizeof after);
+                MT_EQ_STR(after, before);
+                MT_EQ_INT(mel_graph_count(g), count);
+                MT_EQ_INT(mel_graph_lookup(g, adds[a]), MEL_NONE);
+            } else {
+                MT_EQ_INT(rc, MEL_OK);
+                saw_ok = 1;
+                MT_EQ_INT(idx, count);
+                MT_EQ_INT(mel_graph_lookup(g, adds[a]), idx);
+                parents_text(g, after, sizeof after);
+                MT_EQ_INT(mel_graph_compute_parents(g, 2), MEL_OK);
+                parents_text(g, fresh, sizeof fresh);
+                MT_EQ_STR(after, fresh);
+            }
+            check_invariants(g);
+            mel_graph_free(g);
+            MT_EQ_INT(fa.live, 0);
+        }
+        MT_CHECK(saw_ok);
+    }
+}
+
 int main(void)
 {
     MT_RUN(test_index_random);
@@ -364,5 +435,6 @@ int main(void)
     MT_RUN(test_analysis_hook);
     MT_RUN(test_zstd);
     MT_RUN(test_oom_mutations);
+    MT_RUN(test_add_keeps_parents);
     return MT_END();
 }

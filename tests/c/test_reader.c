@@ -101,6 +101,12 @@ static void test_malformed_table(void)
         {"header after objects", "{\"meliae\": \"dump\", \"format\": \"meliae-dump\", \"version\": [2, 0]}",
          MEL_EFIELD, "{", 0},
         {"bad meliae marker", "{\"meliae\": \"what\"}", MEL_EFIELD, "\"what\"", 0},
+        {"kv beyond half the refs", "{\"address\": 2, \"type\": \"Foo\", \"size\": 1, \"kv\": 2, "
+         "\"refs\": [5, 6, 7]}", MEL_EFIELD, "2, \"refs\"", 0},
+        {"kv without refs", "{\"address\": 2, \"type\": \"Foo\", \"size\": 1, \"kv\": 1}",
+         MEL_EFIELD, "1}", 0},
+        {"kv before short refs", "{\"kv\": 3, \"address\": 2, \"type\": \"Foo\", \"size\": 1, "
+         "\"refs\": [5, 6, 7, 8, 9]}", MEL_EFIELD, "3,", 0},
     };
     size_t k;
 
@@ -186,10 +192,47 @@ static void test_version_and_empty(void)
 
     rc = load_str("", 0, 0, 0, 0, &g, &rep, &err);
     MT_EQ_INT(rc, MEL_EEMPTY);
+    MT_EQ_INT(err.line, 1);
+    MT_EQ_INT(err.column, 1);
+    MT_EQ_INT(err.byte_offset, 0);
+    MT_CHECK(strstr(err.detail, "empty") != NULL);
+    /* kv pairs that fit their refs exactly are fine */
+    snprintf(buf, sizeof buf, "{\"address\": 2, \"type\": \"Foo\", \"size\": 1, \"kv\": 2, "
+             "\"refs\": [5, 6, 7, 8]}\n");
+    rc = load_str(buf, strlen(buf), 1, 0, 0, &g, &rep, &err);
+    MT_EQ_INT(rc, MEL_OK);
+    MT_EQ_INT(mel_graph_kv_pairs(g, 0), 2);
+    mel_graph_free(g);
     rc = load_str(" \n\n\t\n", 5, 1, 0, 0, &g, &rep, &err);
     MT_EQ_INT(rc, MEL_EEMPTY);
     rc = load_str("[\n]\n", 4, 1, 0, 0, &g, &rep, &err);
     MT_EQ_INT(rc, MEL_EEMPTY);
+}
+
+/* A "kv" count beyond 16 bits, with the refs its pairs need. */
+static void test_kv_large(void)
+{
+    size_t cap = 140000 * 8 + 256, w, k;
+    char *buf = malloc(cap);
+    mel_graph *g;
+    mel_load_report rep;
+    mel_error err;
+    int rc;
+
+    MT_CHECK(buf != NULL);
+    if (!buf)
+        return;
+    w = (size_t)snprintf(buf, cap, "{\"address\": 1, \"type\": \"Foo\", \"size\": 60, \"kv\": 70000, \"refs\": [");
+    for (k = 0; k < 140000; k++)
+        w += (size_t)snprintf(buf + w, cap - w, k ? ", %zu" : "%zu", 100 + k % 1000);
+    w += (size_t)snprintf(buf + w, cap - w, "]}\n");
+    rc = load_str(buf, w, 1, 0, 0, &g, &rep, &err);
+    MT_EQ_INT(rc, MEL_OK);
+    if (!rc) {
+        MT_EQ_INT(mel_graph_kv_pairs(g, 0), 70000);
+        mel_graph_free(g);
+    }
+    free(buf);
 }
 
 static void test_garbage_binary(void)
@@ -274,7 +317,7 @@ static void test_values(void)
         "{\"address\": 9, \"type\": \"float\", \"size\": 24, \"value\": 1.5e3}\n"
         "{\"address\": 10, \"type\": \"x\", \"size\": 24, \"value\": null}\n"
         "{\"address\": 11, \"type\": \"x\", \"size\": 24, \"value\": true}\n"
-        "{\"address\": 12, \"type\": \"module\", \"size\": 60, \"name\": \"mymod\", \"len\": 3, \"kv\": 70000}\n"
+        "{\"address\": 12, \"type\": \"module\", \"size\": 60, \"name\": \"mymod\", \"len\": 3}\n"
         "{\"address\": 13, \"type\": \"frame\", \"size\": 60, \"name\": \"n\", \"value\": \"<module>\"}\n"
         "{\"address\": 14, \"type\": \"big\", \"size\": 5000000000, \"len\": 4294967296, \"static\": true}\n"
         "{\"address\": 15, \"type\": \"caf\\u00e9\", \"size\": 1, \"u\": {\"k\": [1, [2, {}]], \"s\": \"\\n\"}}\n";
@@ -325,7 +368,7 @@ static void test_values(void)
     MT_EQ_INT(v.is_name, 1);
     MT_EQ_INT(v.text_len, 5);
     MT_EQ_INT(mel_graph_len(g, 11), 3);
-    MT_EQ_INT(mel_graph_kv_pairs(g, 11), 70000);
+    MT_EQ_INT(mel_graph_kv_pairs(g, 11), 0);
     mel_graph_value(g, 12, &v); /* "value" wins over "name" */
     MT_EQ_INT(v.is_name, 0);
     MT_EQ_INT(v.text_len, 8);
@@ -631,6 +674,15 @@ static void test_gzip_and_paths(void)
         free(gzdata);
     }
 
+    /* an empty file names itself, at line 1 column 1 */
+    write_file(gzpath, "", 0);
+    rc = mel_load_path(gzpath, NULL, &g, &rep, &err);
+    MT_EQ_INT(rc, MEL_EEMPTY);
+    MT_EQ_INT(err.line, 1);
+    MT_EQ_INT(err.column, 1);
+    MT_CHECK(strstr(err.detail, "empty") != NULL && strstr(err.detail, gzpath) != NULL);
+    MT_CHECK(g == NULL);
+
     rc = mel_load_path("/nonexistent/dir/x.dump", NULL, &g, &rep, &err);
     MT_EQ_INT(rc, MEL_EIO);
     MT_CHECK(err.sys_errno != 0);
@@ -784,6 +836,7 @@ int main(void)
     MT_RUN(test_nul_bytes);
     MT_RUN(test_version_and_empty);
     MT_RUN(test_garbage_binary);
+    MT_RUN(test_kv_large);
     MT_RUN(test_duplicates_and_dangling);
     MT_RUN(test_values);
     MT_RUN(test_header_trailer_roots);
