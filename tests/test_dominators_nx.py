@@ -55,8 +55,8 @@ def reference(order: List[int], sizes: Dict[int, int], edges: Dict[int, List[int
     for r in roots:
         g.add_edge(SUPER, r)
     for a in order:
-        # in-degree 0 in the dump's graph (a self-reference counts)
-        if g.in_degree(a) == 0 or (g.in_degree(a) == 1 and g.has_edge(SUPER, a)):
+        # nothing else in the dump refers to it (a self-reference does not count)
+        if not set(g.predecessors(a)) - {a, SUPER}:
             g.add_edge(SUPER, a)
     position = {a: k for k, a in enumerate(nodes)}
     while True:

@@ -11,10 +11,16 @@
  *      d a dict: C is kept and obj is retyped to C's name;
  * and d's only referrer (counting edges from live records and root markers)
  * is obj.  Then obj's children become d's children (plus the kept ref), its
- * size grows by d's size, and d is flagged MEL_NODE_DELETED.  The children
- * CSR is rebuilt once at the end; parents are recomputed (same cap) if they
- * had been computed.  O(nodes + edges); 1 byte per node of in-degree plus a
- * new children CSR while it is built.
+ * size grows by d's size, and d is flagged MEL_NODE_DELETED.  When d's refs
+ * are key/value pairs, obj's "kv" becomes their count, so edge labels still
+ * name the keys (obj.attr rather than obj.__dict__).  The children CSR is
+ * rebuilt once at the end; parents are recomputed (same cap) if they had
+ * been computed.  O(nodes + edges); 1 byte per node of in-degree plus a new
+ * children CSR while it is built.
+ *
+ * All or nothing: every allocation happens before the graph changes, and a
+ * failure while recomputing parents puts the old children back, so a call
+ * that fails leaves the graph as it was.
  */
 #include "graph_internal.h"
 
@@ -24,8 +30,46 @@ enum { FOLD_MODULE = 1, FOLD_NEWSTYLE = 2, FOLD_OLDSTYLE = 3 };
 
 typedef struct fold {
     uint32_t owner, dict, keep; /* keep: MEL_NONE for modules */
+    uint32_t new_type;          /* old-style instances: the class's name, else MEL_NONE */
+    uint64_t new_size;          /* owner's size plus the dict's */
+    uint64_t new_kv;            /* key/value pairs the owner now starts with */
     int kind;
 } fold;
+
+/* Key/value pairs at the start of dict d's refs: all of them when they pair
+ * up (classic Python 3 dumps list only values: then none). */
+static uint64_t dict_pairs(const struct mel_graph *g, uint32_t d)
+{
+    uint32_t cnt;
+    int64_t len = mel_graph_len(g, d);
+
+    mel__children(g, d, &cnt);
+    if (cnt % 2 != 0 || (len >= 0 && (uint64_t)len * 2 != cnt))
+        return 0;
+    return cnt / 2;
+}
+
+/* Makes sure a later mel__set_size / mel__set_kv of node i cannot allocate,
+ * without changing what the graph reports now: a value that needs a side
+ * entry gets one, while the narrow array keeps pointing at the old value. */
+static int reserve_side(struct mel_graph *g, uint32_t i, uint64_t size, uint64_t kv)
+{
+    if (size >= MEL__SIZE_SIDE && g->size32[i] != MEL__SIZE_SIDE) {
+        uint32_t old = g->size32[i];
+        int rc = mel__set_size(g, i, size);
+        g->size32[i] = old;
+        if (rc)
+            return rc;
+    }
+    if (kv >= MEL__KV_SIDE && g->kv16[i] != MEL__KV_SIDE) {
+        uint16_t old = g->kv16[i];
+        int rc = mel__set_kv(g, i, kv);
+        g->kv16[i] = old;
+        if (rc)
+            return rc;
+    }
+    return MEL_OK;
+}
 
 static int type_is(const struct mel_graph *g, uint32_t i, uint32_t tid)
 {
@@ -42,10 +86,9 @@ int mel_collapse_instance_dicts(mel_graph *g, uint64_t *ncollapsed, mel_progress
     fold *folds = NULL;
     size_t nfolds = 0, fcap = 0, f;
     uint32_t nn, i, k, cnt, t_dict, t_type, t_module, t_instance, t_classobj;
-    uint32_t *ncoff = NULL, *ndst = NULL;
-    uint64_t total = 0, e;
-    int had_parents, rc = MEL_ENOMEM;
-    int64_t cap_parents;
+    uint32_t *ncoff = NULL, *ndst = NULL, *old_coff, *old_cdst;
+    uint64_t total = 0, e, old_ncdst, old_cdst_cap;
+    int rc = MEL_ENOMEM;
 
     if (!g)
         return MEL_EINVAL;
@@ -134,6 +177,30 @@ int mel_collapse_instance_dicts(mel_graph *g, uint64_t *ncollapsed, mel_progress
         goto done;
     }
 
+    /* Every allocation first: relocated children laid out in place (so the
+     * old CSR can be put back as it is), the owners' new types, side
+     * entries for big sizes and kv counts, and the new CSR. */
+    if ((rc = mel__graph_compact(g)) != MEL_OK)
+        goto done;
+    rc = MEL_ENOMEM;
+    for (f = 0; f < nfolds; f++) {
+        fold *fo = &folds[f];
+        fo->new_type = MEL_NONE;
+        fo->new_size = mel_graph_size(g, fo->owner) + mel_graph_size(g, fo->dict);
+        fo->new_kv = dict_pairs(g, fo->dict);
+        if (fo->kind == FOLD_OLDSTYLE) {
+            mel_value v;
+            mel_graph_value(g, fo->keep, &v);
+            if (v.kind == MEL_VALUE_TEXT) {
+                fo->new_type = mel__type_intern(g, v.text, v.text_len);
+                if (fo->new_type == MEL_NONE)
+                    goto done;
+            }
+        }
+        if (reserve_side(g, fo->owner, fo->new_size, fo->new_kv) != MEL_OK)
+            goto done;
+    }
+
     /* New children CSR: owners take their dict's children (+ kept ref),
      * folded dicts lose theirs.  indeg is reused as a per-node mark:
      * 3 = owner, 4 = folded dict. */
@@ -161,11 +228,6 @@ int mel_collapse_instance_dicts(mel_graph *g, uint64_t *ncollapsed, mel_progress
     ndst = mel__malloc(g->alloc, (size_t)(total ? total : 1) * sizeof *ndst);
     if (!ncoff || !ndst)
         goto done;
-    for (f = 0; f < nfolds; f++) {
-        uint64_t sz = mel_graph_size(g, folds[f].owner) + mel_graph_size(g, folds[f].dict);
-        if (mel__set_size(g, folds[f].owner, sz))
-            goto done;
-    }
     for (i = 0, f = 0, e = 0; i < nn; i++) {
         const uint32_t *ch;
         ncoff[i] = (uint32_t)e;
@@ -186,38 +248,45 @@ int mel_collapse_instance_dicts(mel_graph *g, uint64_t *ncollapsed, mel_progress
     }
     ncoff[nn] = (uint32_t)e;
 
-    mel__graph_invalidate(g);
-    had_parents = g->has_parents;
-    cap_parents = g->max_parents;
-    mel__graph_drop_parents(g);
-    mel__free(g->alloc, g->coff, 0);
-    mel__free(g->alloc, g->cdst, 0);
-    mel__free(g->alloc, g->rstart, 0);
-    mel__free(g->alloc, g->rcount, 0);
-    g->rstart = g->rcount = NULL;
+    /* Swap in the new children and flag the dicts; parents (if any) follow.
+     * Should that fail, the old children and flags come back. */
+    old_coff = g->coff;
+    old_cdst = g->cdst;
+    old_ncdst = g->ncdst;
+    old_cdst_cap = g->cdst_cap;
     g->coff = ncoff;
     g->cdst = ndst;
     g->ncdst = e;
     g->cdst_cap = total ? total : 1;
     ncoff = ndst = NULL;
-    for (i = 0; i < nn; i++)
-        g->flags[i] &= (uint8_t)~MEL__F_RELOC;
-    for (f = 0; f < nfolds; f++) {
+    for (f = 0; f < nfolds; f++)
         g->flags[folds[f].dict] |= MEL_NODE_DELETED;
-        g->ndeleted++;
-        if (folds[f].kind == FOLD_OLDSTYLE) {
-            mel_value v;
-            mel_graph_value(g, folds[f].keep, &v);
-            if (v.kind == MEL_VALUE_TEXT) {
-                uint32_t t = mel__type_intern(g, v.text, v.text_len);
-                if (t != MEL_NONE)
-                    g->type[folds[f].owner] = t;
-            }
-        }
+    g->ndeleted += (uint32_t)nfolds;
+    if (g->has_parents && (rc = mel_graph_compute_parents(g, g->max_parents)) != MEL_OK) {
+        for (f = 0; f < nfolds; f++)
+            g->flags[folds[f].dict] &= (uint8_t)~MEL_NODE_DELETED;
+        g->ndeleted -= (uint32_t)nfolds;
+        ncoff = g->coff;
+        ndst = g->cdst;
+        g->coff = old_coff;
+        g->cdst = old_cdst;
+        g->ncdst = old_ncdst;
+        g->cdst_cap = old_cdst_cap;
+        goto done;
+    }
+    /* Committed: nothing below can fail. */
+    mel__graph_invalidate(g);
+    mel__free(g->alloc, old_coff, 0);
+    mel__free(g->alloc, old_cdst, 0);
+    for (f = 0; f < nfolds; f++) {
+        (void)mel__set_size(g, folds[f].owner, folds[f].new_size);
+        (void)mel__set_kv(g, folds[f].owner, folds[f].new_kv);
+        if (folds[f].new_type != MEL_NONE)
+            g->type[folds[f].owner] = folds[f].new_type;
     }
     if (ncollapsed)
         *ncollapsed = nfolds;
-    rc = had_parents ? mel_graph_compute_parents(g, cap_parents) : MEL_OK;
+    rc = MEL_OK;
 done:
     mel__free(g->alloc, skip, 0);
     mel__free(g->alloc, indeg, 0);

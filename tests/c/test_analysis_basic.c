@@ -216,6 +216,16 @@ static void test_instance_collapse(void)
     MT_EQ_INT(mel_graph_count(g), 15);
     MT_EQ_STR(children_of(g, 14), "5,6,9,6");
     MT_EQ_INT(mel_graph_size(g, at(g, 14)), 28 + 140);
+    /* the owners start with their dicts' key/value pairs */
+    MT_EQ_INT(mel_graph_kv_pairs(g, at(g, 1)), 4);
+    MT_EQ_INT(mel_graph_kv_pairs(g, at(g, 14)), 2);
+    {
+        char buf[32];
+        MT_EQ_INT(mel_edge_label(g, at(g, 1), at(g, 12), buf, sizeof buf), 2);
+        MT_EQ_STR(buf, ".d");
+        MT_EQ_INT(mel_edge_label(g, at(g, 1), at(g, 3), buf, sizeof buf), 2);
+        MT_EQ_STR(buf, "->"); /* the type, after the pairs */
+    }
     /* parents were recomputed */
     MT_EQ_INT(mel_graph_has_parents(g), 1);
     MT_EQ_STR(parents_of(g, 12), "1");
@@ -249,6 +259,7 @@ static void test_old_instance_collapse(void)
     MT_EQ_INT(mel_graph_size(g, at(g, 1)), 176);
     MT_EQ_STR(children_of(g, 1), "4,5,6,7,2");
     MT_EQ_STR(type_of(g, 1), "OldStyle");
+    MT_EQ_INT(mel_graph_kv_pairs(g, at(g, 1)), 2);
     MT_EQ_INT(mel_graph_has_parents(g), 0); /* not computed before: not now */
     mel_graph_free(g);
 }
@@ -491,6 +502,8 @@ static void test_classic_variants(void)
         MT_EQ_INT(mel_collapse_instance_dicts(p3, &n, NULL, NULL), MEL_OK);
         MT_EQ_INT(n, 1);
         MT_EQ_STR(children_of(p3, 140471283760000ull), "140471283649136,94000000000000");
+        /* a values-only dict: the owner gets no key/value pairs */
+        MT_EQ_INT(mel_graph_kv_pairs(p3, at(p3, 140471283760000ull)), 0);
         mel_graph_value(p3, at(p3, 140471283780000ull), &v);
         MT_EQ_INT(v.is_name, 1);
     }

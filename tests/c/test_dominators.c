@@ -83,8 +83,9 @@ static int live_edge(const tgraph *t, uint32_t v, uint32_t c)
     return t->adj[v][c] && live(t, v) && live(t, c);
 }
 
-/* The super-root's children: markers, in-degree 0, then one unreached node
- * at a time (lowest index) until everything live is reached. */
+/* The super-root's children: markers, in-degree 0 (self loops left out),
+ * then one unreached node at a time (lowest index) until everything live
+ * is reached. */
 static bits ref_roots(const tgraph *t)
 {
     bits roots = 0, reach;
@@ -96,7 +97,7 @@ static bits ref_roots(const tgraph *t)
     for (c = 0; c < t->n; c++) {
         int has = 0;
         for (v = 0; v < t->n; v++)
-            has |= live_edge(t, v, c);
+            has |= v != c && live_edge(t, v, c);
         if (live(t, c) && !has)
             roots |= 1ull << c;
     }

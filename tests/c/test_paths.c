@@ -282,6 +282,24 @@ static void test_self_reference_is_a_root(void)
     mel_graph_free(g);
 }
 
+/* After collapse a module's namespace entries read as attributes. */
+static void test_path_text_after_collapse(void)
+{
+    mel_graph *g = load(APP_DUMP);
+    uint64_t n = 0;
+
+    if (!g)
+        return;
+    MT_EQ_INT(mel_compute_dominators(g, NULL, NULL), MEL_OK);
+    MT_EQ_INT(mel_collapse_instance_dicts(g, &n, NULL, NULL), MEL_OK);
+    MT_EQ_INT(n, 2); /* app's and sys's dicts */
+    MT_EQ_INT(mel_graph_has_dominators(g), 0);
+    expect_path(g, 1016, "sys.modules['app'].cache[3].x");
+    expect_path(g, 1010, "sys.modules['app'].__dict__['it\\'s\\n']");
+    expect_path(g, 1019, "sys.modules['sys'].__dict__[5][0]");
+    mel_graph_free(g);
+}
+
 int main(void)
 {
     MT_RUN(test_path_text);
@@ -290,5 +308,6 @@ int main(void)
     MT_RUN(test_cycles_hanging_from_nothing);
     MT_RUN(test_markers_before_unreferenced);
     MT_RUN(test_self_reference_is_a_root);
+    MT_RUN(test_path_text_after_collapse);
     return MT_END();
 }
