@@ -112,14 +112,17 @@ static void run_analyses(mel_graph *g, mel_failing_allocator *fa, outcome *out)
     STEP(mel_summarize(g, &start, 1, NULL, 0, &s));
     mel_summary_free(s);
     s = NULL;
-    /* A collapse that fails while recomputing parents has already folded
-     * its dicts (and says how many): the retry then folds none. */
+    /* Collapse is all or nothing: after ENOMEM no dict is folded (same
+     * live count) and the retry folds them all. */
     {
         uint64_t first = 0, second = 0;
+        uint32_t live_before = mel_graph_live(g);
         rc = mel_collapse_instance_dicts(g, &first, NULL, NULL);
         if (rc == MEL_ENOMEM) {
             out->enomem = 1;
-            out->committed += first != 0;
+            if (first != 0 || mel_graph_live(g) != live_before)
+                out->committed++;
+            MT_CHECK(first == 0 && mel_graph_live(g) == live_before);
             fa->fail_at = 0;
             rc = mel_collapse_instance_dicts(g, &second, NULL, NULL);
         }
