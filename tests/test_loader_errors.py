@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -40,7 +41,8 @@ def test_clean_dump_has_a_clean_report() -> None:
 
 
 def test_truncated_dump_warns_and_loads_what_is_there() -> None:
-    with pytest.warns(loader.DumpWarning, match=r"<lines>: the dump is truncated"):
+    # three lines read: the trailer was due on line 4
+    with pytest.warns(loader.DumpWarning, match=r"^<lines>:4:1: the dump is truncated"):
         om = load([HEADER, OBJ1, OBJ2])
     assert om.load_report.truncated
     assert sorted(om.objs.keys()) == [1, 2]
@@ -200,3 +202,61 @@ def test_binding_rejects_bad_indexes() -> None:
     assert g.lookup(2 ** 70) is None
     with pytest.raises(TypeError):
         _engine.Graph()
+
+
+def _cut_gzip_dump(tmp_path, n: int = 20000):
+    """A gzip dump of n objects cut at 60%, and how many object lines zlib
+    itself inflates completely from the cut bytes."""
+    import gzip
+    import zlib
+    data = "".join(line + "\n" for line in _many_lines(n)).encode()
+    packed = gzip.compress(data, compresslevel=6)
+    cut = packed[: len(packed) * 6 // 10]
+    path = tmp_path / "cut.json.gz"
+    path.write_bytes(cut)
+    inflated = zlib.decompressobj(31).decompress(cut)
+    complete = inflated[: inflated.rfind(b"\n") + 1].split(b"\n")[:-1]
+    return path, sum(1 for ln in complete if ln.startswith(b'{"address"'))
+
+
+def test_cut_gzip_file_object_loads_like_its_path(tmp_path) -> None:
+    path, by_zlib = _cut_gzip_dump(tmp_path)
+    assert 0 < by_zlib < 20000
+    with pytest.warns(loader.DumpWarning) as by_path_w:
+        by_path = loader.load(str(path), show_prog=False, collapse=False)
+    with open(path, "rb") as f, pytest.warns(loader.DumpWarning) as by_file_w:
+        by_file = loader.load(f, show_prog=False, collapse=False)
+    assert by_path.load_report.objects == by_file.load_report.objects == by_zlib
+    assert by_file.load_report.truncated
+    assert by_file.load_report.bad_lines == by_path.load_report.bad_lines
+    assert by_file.load_report.first_bad == by_path.load_report.first_bad
+    located = r"^%s:\d+:\d+: " % re.escape(str(path))
+    for record in (by_path_w, by_file_w):
+        texts = [str(w.message) for w in record]
+        assert any(re.match(located + "the dump is truncated", t) for t in texts), texts
+
+
+def test_cut_gzip_decompressing_file_object_keeps_what_it_gave(tmp_path) -> None:
+    import gzip
+    path, by_zlib = _cut_gzip_dump(tmp_path)
+    with gzip.open(path, "rb") as f, pytest.warns(loader.DumpWarning) as record:
+        om = loader.load(f, show_prog=False, collapse=False)
+    r = om.load_report
+    # GzipFile drops the part of its last read that hit the cut: at most zlib's count
+    assert 0 < r.objects <= by_zlib
+    assert r.truncated
+    texts = [str(w.message) for w in record]
+    ends = [t for t in texts if "the compressed stream ends early" in t]
+    assert len(ends) == 1, texts
+    assert re.match(r"^%s:%d:1: " % (re.escape(str(path)), r.lines + 1), ends[0]), ends[0]
+
+
+def test_cut_gzip_file_object_strict_fails_where_the_path_does(tmp_path) -> None:
+    path, _ = _cut_gzip_dump(tmp_path)
+    with pytest.raises(loader.DumpError) as by_path:
+        loader.load(str(path), show_prog=False, strict=True)
+    with open(path, "rb") as f, pytest.raises(loader.DumpError) as by_file:
+        loader.load(f, show_prog=False, strict=True)
+    assert (by_file.value.line, by_file.value.column, by_file.value.code) == \
+        (by_path.value.line, by_path.value.column, by_path.value.code)
+    assert str(by_file.value).startswith("%s:%d:" % (path, by_path.value.line))

@@ -14,12 +14,12 @@ analyses (``compute_dominators``, ``retained_size``, ``path_to``, ``top``).
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import heapq
 import json
 import math
 import os
 import sys
+import tempfile
 import time
 import warnings
 from typing import (Any, Callable, Dict, IO, Iterable, Iterator, List, Optional, Sequence,
@@ -97,9 +97,13 @@ def _make_report(source: str, raw: Dict[str, Any]) -> LoadReport:
 
 
 def _warn_about(report: LoadReport) -> None:
+    """Raises the DumpWarnings a loaded dump calls for, each located as
+    ``FILE:LINE:COLUMN``.  A missing trailer has no line of its own: it is
+    placed where the trailer should have been, after the last line read."""
     if report.truncated:
-        warnings.warn("%s: the dump is truncated (no trailer); loaded the %d complete objects"
-                      % (report.source, report.objects), DumpWarning, stacklevel=3)
+        warnings.warn("%s:%d:1: the dump is truncated (no trailer); loaded the %d complete "
+                      "objects" % (report.source, report.lines + 1, report.objects),
+                      DumpWarning, stacklevel=3)
     elif report.has_trailer and not report.complete:
         warnings.warn("%s: the scanner stopped early; the dump is incomplete" % report.source,
                       DumpWarning, stacklevel=3)
@@ -180,40 +184,62 @@ class _Progress:
 _CHUNK = 1 << 20
 
 
-def _feed_file(loader: Any, f: IO[Any]) -> None:
-    first = f.read(_CHUNK)
-    if isinstance(first, str):
-        while first:
-            loader.feed(first.encode("utf-8", "surrogatepass"))
-            first = f.read(_CHUNK)
-        return
-    if first[:2] == b"\x1f\x8b":
-        # A gzip stream: the bytes read so far are the start of it.
-        rest = _Prepend(first, f)
-        with gzip.GzipFile(fileobj=rest) as gz:  # type: ignore[arg-type]
-            for chunk in iter(lambda: gz.read(_CHUNK), b""):
-                loader.feed(chunk)
-        return
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd")  # gzip, zstd
+
+
+def _load_file(f: IO[Any], name: str, strict: bool,
+               progress: Optional[_Progress]) -> Tuple[Any, Dict[str, Any]]:
+    """Loads a text or binary file object.
+
+    A compressed stream (gzip or zstd, known by its magic bytes) is copied as
+    it is into a temporary file and read by the engine like a path, so that a
+    stream cut short loads every complete line and reports where it stops,
+    exactly as the same file given by name does.  Anything else is fed to the
+    engine chunk by chunk; a decompressing file object (``gzip.open`` and the
+    like) that raises EOFError on a cut stream ends the input there, with a
+    DumpWarning.
+    """
+    cut: Optional[EOFError] = None
+    # read1 returns what one underlying read gives: a decompressing reader
+    # that meets the cut then loses that step only, not a whole chunk.
+    read_some = getattr(f, "read1", f.read)
+
+    def read() -> Union[str, bytes]:
+        nonlocal cut
+        try:
+            return read_some(_CHUNK)  # type: ignore[no-any-return]
+        except EOFError as e:
+            cut = e
+            return b""
+
+    first = read()
+    while first and len(first) < 4:  # enough to tell the compression
+        more = read()
+        if not more:
+            break
+        first += more  # type: ignore[operator]
+    if isinstance(first, bytes) and first.startswith(_COMPRESSED_MAGIC):
+        with tempfile.TemporaryDirectory(prefix="meliae-") as tmp:
+            spool = os.path.join(tmp, "dump")
+            with open(spool, "wb") as out:
+                while first:
+                    out.write(first)
+                    first = f.read(_CHUNK)
+            return _engine.load_path(spool, strict=strict, progress=progress,
+                                     source_name=name)  # type: ignore[no-any-return]
+    loader = _engine.Loader(strict=strict, progress=progress, source_name=name)
     while first:
-        loader.feed(first)
-        first = f.read(_CHUNK)
-
-
-class _Prepend:
-    """A read-only binary stream: some bytes already read, then the rest of f."""
-
-    def __init__(self, head: bytes, f: IO[bytes]) -> None:
-        self.head = head
-        self.f = f
-
-    def read(self, n: int = -1) -> bytes:
-        if self.head:
-            if n is None or n < 0:
-                data, self.head = self.head + self.f.read(), b""
-                return data
-            data, self.head = self.head[:n], self.head[n:]
-            return data
-        return self.f.read(n)
+        if isinstance(first, str):
+            loader.feed(first.encode("utf-8", "surrogatepass"))
+        else:
+            loader.feed(first)
+        first = read()
+    graph, raw = loader.finish()
+    if cut is not None:
+        warnings.warn("%s:%d:1: the compressed stream ends early (%s); loaded the %d complete "
+                      "objects before it" % (name, raw["lines"] + 1, cut, raw["objects"]),
+                      DumpWarning, stacklevel=4)
+    return graph, raw
 
 
 def _feed_lines(loader: Any, lines: Iterable[Union[str, bytes]]) -> None:
@@ -246,16 +272,15 @@ def _load_graph(source: Source, strict: bool, progress: _Progress) -> Tuple[Any,
     if hasattr(source, "read"):
         name = getattr(source, "name", None)
         name = name if isinstance(name, str) else "<file>"
-        loader = _engine.Loader(strict=strict, progress=cb, source_name=name)
-        _feed_file(loader, source)  # type: ignore[arg-type]
-    else:
-        name = "<lines>"
-        if isinstance(source, (list, tuple)):
-            progress.bytes_total = sum(
-                len(x) + (not x.endswith("\n" if isinstance(x, str) else b"\n"))
-                for x in source)
-        loader = _engine.Loader(strict=strict, progress=cb, source_name=name)
-        _feed_lines(loader, source)  # type: ignore[arg-type]
+        graph, raw = _load_file(source, name, strict, cb)  # type: ignore[arg-type]
+        return graph, _make_report(name, raw)
+    name = "<lines>"
+    if isinstance(source, (list, tuple)):
+        progress.bytes_total = sum(
+            len(x) + (not x.endswith("\n" if isinstance(x, str) else b"\n"))
+            for x in source)
+    loader = _engine.Loader(strict=strict, progress=cb, source_name=name)
+    _feed_lines(loader, source)  # type: ignore[arg-type]
     graph, raw = loader.finish()
     return graph, _make_report(name, raw)
 
