@@ -490,7 +490,9 @@ typedef struct mel_suspect {
 typedef struct mel_suspect_report {
     uint64_t total;     /* heap total: the super-root's retained size */
     size_t n;
-    mel_suspect *items; /* n entries, largest retained first */
+    mel_suspect *items; /* n entries, largest retained first, except that
+                           groups held only by the super-root come after
+                           every other suspect */
 } mel_suspect_report;
 
 /* Leak suspects in the spirit of Eclipse MAT's report.  Computes the
@@ -500,7 +502,9 @@ typedef struct mel_suspect_report {
  *           a big retained set fans out.
  *   GROUP:  for each dominator (the super-root included), its immediately
  *           dominated objects of one type, at least two, retaining at least
- *           min_fraction of the heap together.
+ *           min_fraction of the heap together; left out when the largest
+ *           member alone retains min_fraction and the others together do
+ *           not (that member is, or is above, an OBJECT suspect).
  *   min_fraction: in (0, 1]; 0.10 is the classic choice.
  *   max_items: keep at most this many (0 = all).
  *   out: gets the report (free with mel_suspect_report_free).

@@ -28,10 +28,21 @@ static int push(items *it, const mel_suspect *s)
     return MEL_OK;
 }
 
+/* A group held only by the super-root: objects rooted each on its own (all
+ * the module dicts, all the classes), not an accumulation point. */
+static int rootless_group(const mel_suspect *s)
+{
+    return s->kind == MEL_SUSPECT_GROUP && s->node == MEL_NONE;
+}
+
+/* Suspects with a holder first, then groups held only by the roots; each
+ * part by retained size, largest first. */
 static int by_retained(const void *a, const void *b)
 {
     const mel_suspect *x = a, *y = b;
 
+    if (rootless_group(x) != rootless_group(y))
+        return rootless_group(x) ? 1 : -1;
     if (x->retained != y->retained)
         return x->retained > y->retained ? -1 : 1;
     if (x->kind != y->kind)
@@ -71,7 +82,11 @@ static int single_objects(const mel__domtree *t, const uint64_t *ret, const uint
 }
 
 /* GROUP suspects: for every dominator d, its dominated objects of one type
- * (two or more) retaining at least thr together. */
+ * (two or more) retaining at least thr together, unless the group is one
+ * big member plus small change: when the largest member retains thr on its
+ * own and the others together do not, that member (or an object below it)
+ * is an OBJECT suspect already, and "2 dict objects" would only repeat it
+ * under a vaguer name. */
 static int groups(const struct mel_graph *g, const mel__domtree *t, const uint64_t *ret,
                   const uint32_t *koff, const uint32_t *kid, uint64_t thr, uint64_t total,
                   items *it)
@@ -101,7 +116,8 @@ static int groups(const struct mel_graph *g, const mel__domtree *t, const uint64
         }
         for (j = 0; j < ntouched; j++) {
             uint32_t ty = touched[j];
-            if (cnt[ty] >= 2 && sum[ty] >= thr) {
+            if (cnt[ty] >= 2 && sum[ty] >= thr &&
+                (ret[best[ty]] < thr || sum[ty] - ret[best[ty]] >= thr)) {
                 mel_suspect s;
                 memset(&s, 0, sizeof s);
                 s.kind = MEL_SUSPECT_GROUP;

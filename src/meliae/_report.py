@@ -7,10 +7,11 @@ come from the engine; this module only arranges them.
 """
 from __future__ import annotations
 
+import ast
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from meliae.loader import ObjManager, _MemObjectProxy
+    from meliae.loader import ObjManager, Path, _MemObjectProxy
 
 _MiB = 1024.0 * 1024.0
 
@@ -59,6 +60,44 @@ def table(headers: Sequence[str], rows: List[Sequence[Any]], widths: Sequence[in
     return "\n".join(lines)
 
 
+def _label_name(label: str) -> Optional[str]:
+    """The identifier an edge label names: ``x`` for ``.x`` and ``['x']``."""
+    if label.startswith(".") and label[1:].isidentifier():
+        return label[1:]
+    if label.startswith("[") and label.endswith("]"):
+        try:
+            key = ast.literal_eval(label[1:-1])
+        except (ValueError, SyntaxError):
+            return None
+        if isinstance(key, str) and key.isidentifier():
+            return key
+    return None
+
+
+def module_entry(path: "Path") -> Optional[str]:
+    """``module.name`` when a path ends at an entry of a module's namespace
+    (``sys.modules['app'].__dict__['cache']`` or, after collapse,
+    ``sys.modules['app'].cache``), else None."""
+    objs, labels = path.objects, path.labels
+    if len(objs) < 2:
+        return None
+    name = _label_name(labels[-1])
+    if name is None or name == "__dict__":
+        return None
+    holder = objs[-2]
+    if holder.type_str == "module":
+        module = holder
+    elif (holder.type_str == "dict" and len(objs) >= 3 and labels[-2] == ".__dict__"
+          and objs[-3].type_str == "module"):
+        module = objs[-3]
+    else:
+        return None
+    mod_name = module.value
+    if not isinstance(mod_name, str) or not mod_name:
+        return None
+    return "%s.%s" % (mod_name, name)
+
+
 class Suspect:
     """One leak suspect.
 
@@ -68,7 +107,9 @@ class Suspect:
     suspect and the member retaining most for a group; ``holder`` is the
     common dominator of a group (None when only the roots hold it).
     ``path`` is the chain of references from the roots to the holder or
-    object, as text.
+    object, as text.  ``name`` is ``module.name`` when the object (or the
+    group's holder) is an entry of a module's namespace, such as a
+    module-level cache, else None; the headline then names it that way.
     """
 
     def __init__(self, om: "ObjManager", raw: Dict[str, Any]) -> None:
@@ -85,14 +126,22 @@ class Suspect:
         target = node if self.kind == "object" else example
         self.obj: Optional["_MemObjectProxy"] = None if target is None else om._proxy(target)
         self.path: str = raw["path_text"]
+        named = self.obj if self.kind == "object" else self.holder
+        self.name: Optional[str] = None
+        if named is not None:
+            self.name = module_entry(om.path_to(named))
 
     def headline(self) -> str:
         """One line: what, how much, which share of the heap."""
         share = "%s (%.1f%% of the heap)" % (human_size(self.retained), 100.0 * self.fraction)
         if self.kind == "group":
             holder = repr(self.holder) if self.holder is not None else "the roots"
+            if self.name is not None:
+                holder = "%s, %s" % (self.name, holder)
             return "%d %s objects retain %s, held by %s" % (self.count, self.type_str, share,
                                                            holder)
+        if self.name is not None:
+            return "%s, %r, retains %s" % (self.name, self.obj, share)
         return "%r retains %s" % (self.obj, share)
 
     def to_json(self) -> Dict[str, Any]:
