@@ -9,10 +9,12 @@ tests/data/cli/app.json is a hand-written dump of a module-level cache:
 
 app-early.json is the same program with one session (cache dict 640 B).
 The golden *.out files were checked by hand against these numbers:
-collapsing folds 103 into 102 (424 B); retained sizes 100: 6667 (all),
-102: 5975, 105: 5496, 109: 2056, 107: 1056; suspects at 10 % of 6667:
-the two Sessions under 105 (3112 B, 46.7 %), lists 112 (2000) and 111 (1000),
-type 120 (1072); diff: +1 list (+2000 B), dict +560 B, +1 Session, +1 int.
+collapsing folds 103 into 102 (424 B) and gives the module 103's key/value
+pair, so a collapsed path reads sys.modules['app']._cache[1].payload;
+retained sizes 100: 6667 (all), 102: 5975, 105: 5496, 109: 2056, 107: 1056;
+suspects at 10 % of 6667: the two Sessions under 105, named app._cache
+(3112 B, 46.7 %), lists 112 (2000) and 111 (1000), type 120 (1072);
+diff: +1 list (+2000 B), dict +560 B, +1 Session, +1 int.
 """
 from __future__ import annotations
 
@@ -46,8 +48,9 @@ GOLDEN = [
     (["top", "-n", "3", "app.json"], "top.out"),
     (["top", "--by", "size", "-n", "4", "app.json"], "top-size.out"),
     (["show", "app.json", "105"], "show.out"),
-    (["path", "--no-collapse", "app.json", "111"], "path.out"),
-    (["suspects", "--no-collapse", "app.json"], "suspects.out"),
+    (["path", "app.json", "111"], "path.out"),
+    (["path", "--no-collapse", "app.json", "111"], "path-no-collapse.out"),
+    (["suspects", "app.json"], "suspects.out"),
     (["diff", "app-early.json", "app.json"], "diff.out"),
 ]
 
@@ -116,13 +119,19 @@ def test_json_values(capsys, monkeypatch) -> None:
     doc = json.loads(out)
     assert [(o["address"], o["retained"]) for o in doc["objects"]] == [
         (100, 6667), (102, 5975), (105, 5496)]
+    _, out, _ = run(["path", "--json", "app.json", "111"], capsys)
+    doc = json.loads(out)
+    # collapsed: the module took its __dict__'s entries, so '_cache' reads as an attribute
+    assert [h["object"]["address"] for h in doc["path"]] == [100, 102, 105, 107, 111]
+    assert [h["label"] for h in doc["path"]] == [None, "['app']", "._cache", "[1]", ".payload"]
+    assert doc["text"] == "sys.modules['app']._cache[1].payload"
+    assert doc["found"] is True
     _, out, _ = run(["path", "--json", "--no-collapse", "app.json", "111"], capsys)
     doc = json.loads(out)
     assert [h["object"]["address"] for h in doc["path"]] == [100, 102, 103, 105, 107, 111]
     assert [h["label"] for h in doc["path"]] == [
         None, "['app']", ".__dict__", "['_cache']", "[1]", ".payload"]
     assert doc["text"] == "sys.modules['app'].__dict__['_cache'][1].payload"
-    assert doc["found"] is True
     _, out, _ = run(["suspects", "--json", "app.json"], capsys)
     doc = json.loads(out)
     first = doc["suspects"][0]
