@@ -3,6 +3,7 @@
 #include "analysis_internal.h"
 #include "mtest.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -300,6 +301,142 @@ static void test_path_text_after_collapse(void)
     mel_graph_free(g);
 }
 
+/* An allocator that tracks the peak of live bytes. */
+typedef struct peak_alloc {
+    mel_allocator base;
+    size_t live, peak;
+} peak_alloc;
+
+static void *pa_malloc(void *ctx, size_t n)
+{
+    peak_alloc *pa = ctx;
+    void *p = malloc(n ? n : 1);
+    if (p) {
+        pa->live += n;
+        if (pa->live > pa->peak)
+            pa->peak = pa->live;
+    }
+    return p;
+}
+
+static void *pa_realloc(void *ctx, void *p, size_t old_n, size_t new_n)
+{
+    peak_alloc *pa = ctx;
+    void *q = realloc(p, new_n ? new_n : 1);
+    if (q) {
+        pa->live = pa->live - old_n + new_n;
+        if (pa->live > pa->peak)
+            pa->peak = pa->live;
+    }
+    return q;
+}
+
+static void pa_free(void *ctx, void *p, size_t n)
+{
+    peak_alloc *pa = ctx;
+    if (p)
+        pa->live -= n;
+    free(p);
+}
+
+/* R -> A, R -> B, A -> C: A dominates C until B also refers to C. */
+static const char *const ABC_DUMP =
+    "{\"address\": 1, \"type\": \"R\", \"size\": 1, \"refs\": [2, 3]}\n"
+    "{\"address\": 2, \"type\": \"A\", \"size\": 10, \"refs\": [4]}\n"
+    "{\"address\": 3, \"type\": \"B\", \"size\": 100, \"refs\": []}\n"
+    "{\"address\": 4, \"type\": \"C\", \"size\": 1000, \"refs\": []}\n";
+
+/* Parents that are stale (set_children after them) or capped must not
+ * stand in for the reverse edges: the results follow the children. */
+static void test_stale_or_capped_parents(void)
+{
+    mel_graph *g = load(ABC_DUMP);
+    uint32_t c;
+
+    if (!g)
+        return;
+    c = at(g, 4);
+    MT_EQ_INT(mel_graph_compute_parents(g, -1), MEL_OK);
+    MT_EQ_INT(mel_compute_dominators(g, NULL, NULL), MEL_OK);
+    MT_EQ_INT(mel_graph_idom(g, c), at(g, 2));
+    MT_EQ_INT(mel_graph_retained(g, at(g, 2)), 1010);
+    /* B refers to C now; the parents still say only A does */
+    MT_EQ_INT(mel_graph_set_children(g, at(g, 3), &c, 1), MEL_OK);
+    MT_EQ_INT(mel_graph_has_parents(g), 1);
+    MT_EQ_INT(mel_compute_dominators(g, NULL, NULL), MEL_OK);
+    MT_EQ_INT(mel_graph_idom(g, c), at(g, 1));
+    MT_EQ_INT(mel_graph_retained(g, at(g, 2)), 10);
+    /* one parent kept per node: C's list lacks B */
+    MT_EQ_INT(mel_graph_compute_parents(g, 1), MEL_OK);
+    MT_EQ_INT(mel_compute_dominators(g, NULL, NULL), MEL_OK);
+    MT_EQ_INT(mel_graph_idom(g, c), at(g, 1));
+    /* a deleted referrer still listed among the parents */
+    MT_EQ_INT(mel_graph_compute_parents(g, -1), MEL_OK);
+    MT_EQ_INT(mel_graph_delete(g, at(g, 3)), MEL_OK);
+    MT_EQ_INT(mel_compute_dominators(g, NULL, NULL), MEL_OK);
+    MT_EQ_INT(mel_graph_idom(g, c), at(g, 2));
+    MT_EQ_INT(mel_graph_retained_total(g), 1011);
+    mel_graph_free(g);
+}
+
+/* Complete parents give the same tree with less working memory. */
+static void test_complete_parents_stand_in(void)
+{
+    static char text[1 << 16];
+    size_t n = 0;
+    peak_alloc pa[2];
+    mel_graph *g[2] = {NULL, NULL};
+    uint32_t x = 12345, k, i;
+
+    /* a tangle: 400 objects, each referring to 4 pseudo-random others */
+    for (i = 0; i < 400; i++) {
+        n += (size_t)snprintf(text + n, sizeof text - n,
+                              "{\"address\": %u, \"type\": \"T\", \"size\": %u, \"refs\": [",
+                              i + 1, 10 + i % 7);
+        for (k = 0; k < 4; k++) {
+            x = x * 1103515245u + 12345u;
+            n += (size_t)snprintf(text + n, sizeof text - n, "%s%u", k ? ", " : "",
+                                  (x >> 16) % 400 + 1);
+        }
+        n += (size_t)snprintf(text + n, sizeof text - n, "]}\n");
+    }
+    MT_CHECK(n < sizeof text);
+    for (k = 0; k < 2; k++) {
+        mel_load_options opts;
+        mel_loader *l = NULL;
+        mel_error err;
+        memset(&pa[k], 0, sizeof pa[k]);
+        pa[k].base.malloc = pa_malloc;
+        pa[k].base.realloc = pa_realloc;
+        pa[k].base.free = pa_free;
+        pa[k].base.ctx = &pa[k];
+        memset(&opts, 0, sizeof opts);
+        opts.alloc = &pa[k].base;
+        MT_EQ_INT(mel_loader_new(&opts, &l), MEL_OK);
+        MT_EQ_INT(mel_loader_feed(l, text, n, &err), MEL_OK);
+        MT_EQ_INT(mel_loader_finish(l, &g[k], NULL, &err), MEL_OK);
+        mel_loader_free(l);
+        if (!g[k])
+            goto done;
+    }
+    MT_EQ_INT(mel_graph_compute_parents(g[1], -1), MEL_OK);
+    for (k = 0; k < 2; k++) {
+        size_t base = pa[k].live;
+        pa[k].peak = base;
+        MT_EQ_INT(mel_compute_dominators(g[k], NULL, NULL), MEL_OK);
+        pa[k].peak -= base;
+    }
+    for (i = 0; i < mel_graph_count(g[0]); i++) {
+        MT_EQ_INT(mel_graph_idom(g[0], i), mel_graph_idom(g[1], i));
+        MT_EQ_INT(mel_graph_retained(g[0], i), mel_graph_retained(g[1], i));
+    }
+    /* the copy of the back and cross edges is not made */
+    MT_CHECK(pa[1].peak < pa[0].peak);
+done:
+    mel_graph_free(g[0]);
+    mel_graph_free(g[1]);
+}
+
 int main(void)
 {
     MT_RUN(test_path_text);
@@ -309,5 +446,7 @@ int main(void)
     MT_RUN(test_markers_before_unreferenced);
     MT_RUN(test_self_reference_is_a_root);
     MT_RUN(test_path_text_after_collapse);
+    MT_RUN(test_stale_or_capped_parents);
+    MT_RUN(test_complete_parents_stand_in);
     return MT_END();
 }
