@@ -130,6 +130,33 @@ static int sparse_set(const mel_allocator *a, mel__sparse *s, uint32_t i, uint64
     return MEL_OK;
 }
 
+int mel__sparse_append(const mel_allocator *a, mel__sparse *dst, const mel__sparse *src,
+                       uint32_t shift)
+{
+    size_t k, want = dst->n + src->n;
+
+    if (!src->n)
+        return MEL_OK;
+    if (want > dst->cap) {
+        uint32_t *ni = mel__realloc(a, dst->idx, dst->cap * sizeof *ni, want * sizeof *ni);
+        uint64_t *nv;
+        if (!ni)
+            return MEL_ENOMEM;
+        dst->idx = ni;
+        nv = mel__realloc(a, dst->val, dst->cap * sizeof *nv, want * sizeof *nv);
+        if (!nv)
+            return MEL_ENOMEM; /* idx grown, cap unchanged: still consistent */
+        dst->val = nv;
+        dst->cap = want;
+    }
+    for (k = 0; k < src->n; k++) {
+        dst->idx[dst->n + k] = src->idx[k] + shift;
+        dst->val[dst->n + k] = src->val[k];
+    }
+    dst->n = want;
+    return MEL_OK;
+}
+
 static void sparse_free(const mel_allocator *a, mel__sparse *s)
 {
     mel__free(a, s->idx, s->cap * sizeof *s->idx);

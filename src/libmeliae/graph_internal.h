@@ -208,6 +208,10 @@ int mel__index_rebuild(struct mel_graph *g, uint32_t want);
 int mel__set_size(struct mel_graph *g, uint32_t i, uint64_t size);
 int mel__set_len(struct mel_graph *g, uint32_t i, int64_t len);
 int mel__set_kv(struct mel_graph *g, uint32_t i, uint64_t kv);
+/* Appends src's entries to dst with shift added to each index (every
+ * shifted index must exceed dst's last).  0 or MEL_ENOMEM (dst unchanged). */
+int mel__sparse_append(const mel_allocator *a, mel__sparse *dst, const mel__sparse *src,
+                       uint32_t shift);
 /* Appends a text value to varena; *off gets its offset.  0 or MEL_ENOMEM. */
 int mel__arena_put_text(const mel_allocator *a, mel__arena *ar, const char *s, size_t len,
                         uint64_t *off);

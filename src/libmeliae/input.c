@@ -4,6 +4,14 @@
  * MEL_HAVE_ZSTD).  Compression is detected from the first bytes, whatever
  * the file is called.  Data is read in 4 MiB chunks and streamed into the
  * loader: the file is never held in memory whole.
+ *
+ * A large plain regular file is parsed in two halves at once: the file is
+ * cut after the newline nearest its middle, a second thread parses the
+ * second half into a loader of its own while the calling thread parses the
+ * first, and the second loader's results are appended to the first.  When
+ * the halves cannot be merged exactly (a bad line, a header or trailer in
+ * the wrong half, ...) the file is parsed again in one piece, so errors,
+ * line numbers and reports never depend on the split.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -12,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +30,15 @@
 #endif
 
 #define CHUNK ((size_t)4 << 20)
+#define SPLIT_SCAN ((size_t)1 << 20) /* how far past the middle to look for '\n' */
+#define HALF_CHUNK ((size_t)1 << 20)  /* read size of each half */
+
+static uint64_t split_min = (uint64_t)32 << 20;
+
+void mel__load_set_split_min(uint64_t bytes)
+{
+    split_min = bytes;
+}
 
 int mel_have_zstd(void)
 {
@@ -256,6 +274,181 @@ done:
 }
 #endif
 
+/* One half of a split file: bytes [from, to) of fd (to = UINT64_MAX: up to
+ * the end of the file) fed into l. */
+typedef struct half {
+    int fd;
+    uint64_t from, to;
+    uint64_t scale_num, scale_den; /* progress: bytes read scaled to the file */
+    uint64_t total;
+    const char *name;
+    mel_loader *l;
+    mel_error err;
+    int rc;
+    volatile int *stop;            /* set when the other half failed */
+} half;
+
+static int half_feed(half *h)
+{
+    unsigned char *buf = mel__malloc(NULL, HALF_CHUNK);
+    uint64_t off = h->from;
+    int rc = MEL_OK;
+
+    if (!buf)
+        return mel__fail(&h->err, MEL_ENOMEM, "out of memory");
+    while (off < h->to && !*h->stop) {
+        size_t want = h->to - off < HALF_CHUNK ? (size_t)(h->to - off) : HALF_CHUNK;
+        ssize_t r;
+        do {
+            r = pread(h->fd, buf, want, (off_t)off);
+        } while (r < 0 && errno == EINTR);
+        if (r < 0) {
+            int e = errno;
+            rc = mel__fail(&h->err, MEL_EIO, "read failed on %s", h->name);
+            h->err.sys_errno = e;
+            break;
+        }
+        if (r == 0)
+            break;
+        off += (uint64_t)r;
+        if (h->scale_den)
+            mel__loader_set_input(h->l, (off - h->from) * h->scale_num / h->scale_den, h->total);
+        rc = mel_loader_feed(h->l, buf, (size_t)r, &h->err);
+        if (rc)
+            break;
+    }
+    if (!rc && h->to == UINT64_MAX)
+        rc = mel__loader_flush(h->l, &h->err);
+    mel__free(NULL, buf, HALF_CHUNK);
+    if (rc)
+        *h->stop = 1;
+    return rc;
+}
+
+static void *half_thread(void *arg)
+{
+    half *h = arg;
+    h->rc = half_feed(h);
+    return NULL;
+}
+
+/* Offset just after the first '\n' at or after mid (within SPLIT_SCAN
+ * bytes), or 0 if there is none there. */
+static uint64_t find_split(int fd, uint64_t mid)
+{
+    unsigned char buf[4096];
+    const unsigned char *nl;
+    uint64_t off;
+
+    for (off = mid; off - mid < SPLIT_SCAN;) {
+        ssize_t r;
+        do {
+            r = pread(fd, buf, sizeof buf, (off_t)off);
+        } while (r < 0 && errno == EINTR);
+        if (r <= 0)
+            return 0;
+        nl = memchr(buf, '\n', (size_t)r);
+        if (nl)
+            return off + (uint64_t)(nl - buf) + 1;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+/* Loads bytes [base, end-of-file) of a plain regular file of size end
+ * through positioned reads, in two halves on two threads when the file
+ * can be cut at a newline, else (or when the halves cannot be merged
+ * exactly) in one piece on the calling thread. */
+static int load_split(int fd, uint64_t base, uint64_t end, const mel_load_options *o,
+                      mel_graph **out, mel_load_report *report, mel_error *err)
+{
+    mel_load_options o2 = *o;
+    half h1, h2;
+    pthread_t th;
+    volatile int stop = 0;
+    uint64_t cut;
+    int rc, started = 0;
+
+    memset(&h1, 0, sizeof h1);
+    memset(&h2, 0, sizeof h2);
+    h1.fd = h2.fd = fd;
+    h1.name = h2.name = o->source_name;
+    h1.stop = h2.stop = &stop;
+    h1.total = end - base;
+    cut = find_split(fd, base + (end - base) / 2);
+    if (cut > base && cut < end) {
+        o2.progress = NULL;
+        o2.progress_ctx = NULL;
+        rc = mel_loader_new(o, &h1.l);
+        if (!rc)
+            rc = mel_loader_new(&o2, &h2.l);
+        if (rc) {
+            rc = mel__fail(err, rc, "cannot create a loader");
+            goto done;
+        }
+        h1.from = base;
+        h1.to = cut;
+        h1.scale_num = end - base;
+        h1.scale_den = cut - base;
+        h2.from = cut;
+        h2.to = UINT64_MAX;
+        if (pthread_create(&th, NULL, half_thread, &h2) == 0) {
+            started = 1;
+            h1.rc = half_feed(&h1);
+            pthread_join(th, NULL);
+            started = 0;
+            if (h1.rc) {
+                /* the first half starts at line 1: its failure is exact */
+                if (err)
+                    *err = h1.err;
+                rc = h1.rc;
+                goto done;
+            }
+            if (!h2.rc) {
+                rc = mel__loader_merge(h1.l, h2.l);
+                if (rc < 0) {
+                    rc = mel__fail(err, rc, "out of memory");
+                    goto done;
+                }
+                if (rc == 0) {
+                    mel_loader_free(h2.l);
+                    h2.l = NULL;
+                    mel__loader_set_input(h1.l, end - base, end - base);
+                    rc = mel_loader_finish(h1.l, out, report, err);
+                    goto done;
+                }
+            }
+        }
+        /* one piece after all: a fresh loader from the first byte */
+        mel_loader_free(h1.l);
+        mel_loader_free(h2.l);
+        h1.l = h2.l = NULL;
+        stop = 0;
+    }
+    rc = mel_loader_new(o, &h1.l);
+    if (rc) {
+        rc = mel__fail(err, rc, "cannot create a loader");
+        goto done;
+    }
+    memset(&h1.err, 0, sizeof h1.err);
+    h1.from = base;
+    h1.to = UINT64_MAX;
+    h1.scale_num = h1.scale_den = 1;
+    rc = half_feed(&h1);
+    if (rc) {
+        if (err)
+            *err = h1.err;
+        goto done;
+    }
+    rc = mel_loader_finish(h1.l, out, report, err);
+done:
+    if (started)
+        pthread_join(th, NULL);
+    mel_loader_free(h1.l);
+    mel_loader_free(h2.l);
+    return rc;
+}
+
 int mel_load_fd(int fd, const mel_load_options *opts, mel_graph **out, mel_load_report *report,
                 mel_error *err)
 {
@@ -322,6 +515,17 @@ int mel_load_fd(int fd, const mel_load_options *opts, mel_graph **out, mel_load_
                        s.name);
 #endif
     } else {
+        off_t pos = s.total ? lseek(fd, 0, SEEK_CUR) : (off_t)-1;
+        if (pos >= (off_t)s.in_len && !o.alloc && s.total >= split_min &&
+            s.total > (uint64_t)pos - s.in_len) {
+            /* the first chunk is read again by the halves (s.in stays
+             * allocated: freeing a block that large would raise libc's
+             * mmap threshold and make the big arrays grow by copying) */
+            mel_loader_free(l);
+            l = NULL;
+            rc = load_split(fd, (uint64_t)pos - s.in_len, s.total, &o, out, report, err);
+            goto done;
+        }
         rc = feed_plain(&s);
     }
     if (rc)

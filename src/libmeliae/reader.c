@@ -55,6 +55,9 @@ struct mel_loader {
 
     uint64_t *refs;            /* owned: raw ref addresses of all records */
     uint64_t nrefs, refs_cap;
+    uint64_t *refs2;           /* owned: the raw refs of a merged second half,
+                                  numbered after refs (NULL if none) */
+    uint64_t nrefs2, refs2_cap;
 
     rawtype *rtypes;           /* owned */
     uint32_t nrtypes, rtypes_cap;
@@ -1716,16 +1719,14 @@ static int drop_duplicates(mel_loader *l)
  * prefetch every slot of the block, then read the slots and prefetch the
  * addresses they name, then confirm.  A fingerprint mismatch, a longer probe
  * or a missing address falls back to mel__find / add_missing. */
-static int resolve_refs(mel_loader *l)
+static int resolve_block(mel_loader *l, unsigned char *buf, uint64_t n)
 {
     enum { B = 64 };
     struct mel_graph *g = l->g;
-    uint64_t base, n = l->nrefs, a[B];
-    unsigned char *buf = (unsigned char *)l->refs;
-    uint32_t *dst, hs[B], cand[B];
+    uint64_t base, a[B];
+    uint32_t hs[B], cand[B];
     unsigned i, m;
 
-    g->coff[g->n] = (uint32_t)n;
     for (base = 0; base < n; base += B) {
         uint32_t im = (uint32_t)(((uint64_t)1 << g->hidxbits) - 1), fpm = ~im;
         unsigned bits = g->hbits;
@@ -1762,12 +1763,37 @@ static int resolve_refs(mel_loader *l)
             memcpy(buf + (base + i) * 4, &j, 4);
         }
     }
+    return MEL_OK;
+}
+
+/* Resolves raw ref addresses into node indexes, in place (u64 -> u32), then
+ * hands the array to the graph as its children.  A merged second half's
+ * refs are resolved in their own block and appended.  Lookups go in blocks
+ * of 64 so their cache misses overlap: hash and prefetch every slot of the
+ * block, then read the slots and prefetch the addresses they name, then
+ * confirm.  A fingerprint mismatch, a longer probe or a missing address
+ * falls back to mel__find / add_missing. */
+static int resolve_refs(mel_loader *l)
+{
+    struct mel_graph *g = l->g;
+    uint64_t n1 = l->nrefs, n2 = l->nrefs2, n = n1 + n2;
+    unsigned char *dst;
+
+    g->coff[g->n] = (uint32_t)n;
+    if (resolve_block(l, (unsigned char *)l->refs, n1) ||
+        resolve_block(l, (unsigned char *)l->refs2, n2))
+        return MEL_ENOMEM;
     dst = mel__realloc(l->alloc, l->refs, (size_t)l->refs_cap * 8, (size_t)(n ? n : 1) * 4);
     if (!dst)
         return MEL_ENOMEM;
     l->refs = NULL;
     l->refs_cap = 0;
-    g->cdst = dst;
+    if (n2)
+        memcpy(dst + n1 * 4, l->refs2, (size_t)n2 * 4);
+    mel__free(l->alloc, l->refs2, 0);
+    l->refs2 = NULL;
+    l->nrefs2 = l->refs2_cap = 0;
+    g->cdst = (uint32_t *)(void *)dst;
     g->ncdst = n;
     g->cdst_cap = n ? n : 1;
     return MEL_OK;
@@ -1896,6 +1922,127 @@ static int finish_roots(mel_loader *l)
     return MEL_OK;
 }
 
+int mel__loader_flush(mel_loader *l, mel_error *err)
+{
+    int rc;
+
+    if (l->failed)
+        return fail_copy(l, err);
+    if (l->ncarry) {
+        /* a last line without '\n': complete if it parses */
+        uint64_t off = l->offset - l->ncarry;
+        rc = do_line(l, l->carry, l->ncarry, off);
+        l->ncarry = 0;
+        if (rc)
+            return fail_copy(l, err);
+    }
+    return MEL_OK;
+}
+
+/* Moves the refs of a merged second half behind the first ones (one raw
+ * block again).  0 or MEL_ENOMEM. */
+static int join_refs(mel_loader *l)
+{
+    uint64_t *np;
+
+    if (!l->refs2)
+        return MEL_OK;
+    if (l->nrefs + l->nrefs2 > l->refs_cap) {
+        np = mel__realloc(l->alloc, l->refs, (size_t)l->refs_cap * sizeof *np,
+                          (size_t)(l->nrefs + l->nrefs2) * sizeof *np);
+        if (!np)
+            return MEL_ENOMEM;
+        l->refs = np;
+        l->refs_cap = l->nrefs + l->nrefs2;
+    }
+    memcpy(l->refs + l->nrefs, l->refs2, (size_t)l->nrefs2 * sizeof *l->refs);
+    l->nrefs += l->nrefs2;
+    mel__free(l->alloc, l->refs2, 0);
+    l->refs2 = NULL;
+    l->nrefs2 = l->refs2_cap = 0;
+    return MEL_OK;
+}
+
+int mel__loader_merge(mel_loader *a, mel_loader *b)
+{
+    struct mel_graph *ga = a->g, *gb = b->g;
+    uint32_t na, nb, i, *map = NULL;
+    uint64_t voff;
+    size_t k;
+    int rc = MEL_ENOMEM;
+
+    if (!ga || !gb || a->failed || b->failed || a->rep.bad_lines || b->rep.bad_lines ||
+        a->rep.has_trailer || b->rep.has_header || b->nrroots || a->ncarry || b->ncarry ||
+        a->skipping || a->refs2 || gb->nmissing || ga->nmissing)
+        return 1;
+    na = ga->n;
+    nb = gb->n;
+    if ((uint64_t)na + nb >= UINT32_MAX - 2 || a->nrefs + b->nrefs > UINT32_MAX)
+        return 1;
+    if (b->nrtypes) {
+        map = mel__malloc(a->alloc, (size_t)b->nrtypes * sizeof *map);
+        if (!map)
+            goto done;
+        for (i = 0; i < b->nrtypes; i++) {
+            const rawtype *r = &b->rtypes[i];
+            map[i] = rawtype_intern(a, b->names.p + r->name_off, r->name_len, r->type_addr);
+            if (map[i] == MEL_NONE)
+                goto done;
+        }
+    }
+    if (mel__graph_reserve(ga, na + nb) ||
+        mel__arena_reserve(a->alloc, &ga->varena, gb->varena.n))
+        goto done;
+    voff = ga->varena.n;
+    if (gb->varena.n)
+        memcpy(ga->varena.p + voff, gb->varena.p, gb->varena.n);
+    ga->varena.n += gb->varena.n;
+    if (mel__sparse_append(a->alloc, &ga->size_side, &gb->size_side, na) ||
+        mel__sparse_append(a->alloc, &ga->len_side, &gb->len_side, na) ||
+        mel__sparse_append(a->alloc, &ga->kv_side, &gb->kv_side, na))
+        goto done;
+    for (k = 0; k < b->nquals; k++) {
+        const qualrec *q = &b->quals[k];
+        uint64_t off;
+        if (names_put(a, b->names.p + q->off, q->len, &off) ||
+            qual_add(a, q->node + na, off, q->len))
+            goto done;
+    }
+    /* From here on nothing fails.  Each array of the second half is freed
+     * as soon as it is copied, so the copies do not add up. */
+#define MOVE_ARR(field)                                                                   do {                                                                                      if (nb)                                                                                   memcpy(ga->field + na, gb->field, (size_t)nb * sizeof *ga->field);                mel__free(b->alloc, gb->field, 0);                                                    gb->field = NULL;                                                                 } while (0)
+    MOVE_ARR(addr);
+    MOVE_ARR(size32);
+    MOVE_ARR(len32);
+    MOVE_ARR(kv16);
+    MOVE_ARR(flags);
+#undef MOVE_ARR
+    for (i = 0; i < nb; i++) {
+        unsigned vk = (ga->flags[na + i] & MEL__F_VMASK) >> MEL__F_VSHIFT;
+        ga->type[na + i] = map[gb->type[i]];
+        ga->val[na + i] = (vk == MEL__V_TEXT || vk == MEL__V_NAME) ? gb->val[i] + voff : gb->val[i];
+        ga->coff[na + i] = gb->coff[i] + (uint32_t)a->nrefs;
+    }
+    ga->coff[na + nb] = (uint32_t)(a->nrefs + b->nrefs);
+    ga->n = na + nb;
+    a->refs2 = b->refs;
+    a->nrefs2 = b->nrefs;
+    a->refs2_cap = b->refs_cap;
+    b->refs = NULL;
+    b->nrefs = b->refs_cap = 0;
+    a->rep.objects += b->rep.objects;
+    a->rep.has_trailer = b->rep.has_trailer;
+    a->rep.trailer_objects = b->rep.trailer_objects;
+    a->rep.trailer_complete = b->rep.trailer_complete;
+    a->saw_object |= b->saw_object;
+    a->line += b->line;
+    a->offset += b->offset;
+    rc = MEL_OK;
+done:
+    mel__free(a->alloc, map, 0);
+    return rc;
+}
+
 int mel_loader_finish(mel_loader *l, mel_graph **out, mel_load_report *report, mel_error *err)
 {
     int rc = MEL_OK;
@@ -1906,20 +2053,9 @@ int mel_loader_finish(mel_loader *l, mel_graph **out, mel_load_report *report, m
         return mel__fail(err, MEL_EINVAL, "null loader or output");
     if (!l->g)
         return mel__fail(err, MEL_EINVAL, "the loader has already finished");
-    if (l->failed) {
-        rc = fail_copy(l, err);
+    rc = mel__loader_flush(l, err);
+    if (rc)
         goto done;
-    }
-    if (l->ncarry) {
-        /* a last line without '\n': complete if it parses */
-        uint64_t off = l->offset - l->ncarry;
-        rc = do_line(l, l->carry, l->ncarry, off);
-        l->ncarry = 0;
-        if (rc) {
-            rc = fail_copy(l, err);
-            goto done;
-        }
-    }
     l->rep.classic = !l->rep.has_header;
     if (l->rep.objects == 0) {
         if (l->rep.bad_lines) {
@@ -1953,7 +2089,9 @@ int mel_loader_finish(mel_loader *l, mel_graph **out, mel_load_report *report, m
         if (!rc && ndup) {
             l->rep.duplicates += ndup;
             l->rep.objects -= ndup;
-            rc = drop_duplicates(l);
+            rc = join_refs(l);
+            if (!rc)
+                rc = drop_duplicates(l);
         }
     }
     if (!rc)
@@ -2010,6 +2148,7 @@ void mel_loader_free(mel_loader *l)
     a = l->alloc;
     mel_graph_free(l->g);
     mel__free(a, l->refs, 0);
+    mel__free(a, l->refs2, 0);
     mel__free(a, l->rtypes, 0);
     mel__free(a, l->rthash, 0);
     mel__free(a, l->names.p, 0);

@@ -2,6 +2,7 @@
  * locations, every value form, headers/trailers, classic forms, chunking,
  * compressed and piped input, and out-of-memory injection. */
 #define _POSIX_C_SOURCE 200809L
+#include "loader_internal.h"
 #include "meliae.h"
 #include "mtest.h"
 
@@ -700,6 +701,200 @@ static void test_gzip_and_paths(void)
     mel_graph_free(whole);
 }
 
+/* Loads path with the two-thread split forced on (split_min 0) and off,
+ * and checks both give the same result, error, report and graph. */
+static void check_split_same(const char *what, const char *path, int strict)
+{
+    mel_load_options o;
+    mel_graph *g1 = NULL, *g2 = NULL;
+    mel_load_report r1, r2;
+    mel_error e1, e2;
+    int rc1, rc2;
+
+    memset(&o, 0, sizeof o);
+    o.strict = strict;
+    mel__load_set_split_min(UINT64_MAX);
+    rc1 = mel_load_path(path, &o, &g1, &r1, &e1);
+    mel__load_set_split_min(0);
+    rc2 = mel_load_path(path, &o, &g2, &r2, &e2);
+    mel__load_set_split_min((uint64_t)32 << 20);
+    if (rc1 != rc2 || e1.line != e2.line || e1.column != e2.column ||
+        r1.objects != r2.objects || r1.bad_lines != r2.bad_lines || r1.lines != r2.lines)
+        fprintf(stderr, "  split '%s' strict=%d: rc %d/%d line %llu/%llu col %llu/%llu "
+                "objects %llu/%llu bad %llu/%llu lines %llu/%llu\n", what, strict, rc1, rc2,
+                (unsigned long long)e1.line, (unsigned long long)e2.line,
+                (unsigned long long)e1.column, (unsigned long long)e2.column,
+                (unsigned long long)r1.objects, (unsigned long long)r2.objects,
+                (unsigned long long)r1.bad_lines, (unsigned long long)r2.bad_lines,
+                (unsigned long long)r1.lines, (unsigned long long)r2.lines);
+    MT_EQ_INT(rc2, rc1);
+    MT_EQ_INT(e2.code, e1.code);
+    MT_EQ_INT(e2.line, e1.line);
+    MT_EQ_INT(e2.column, e1.column);
+    MT_EQ_INT(e2.byte_offset, e1.byte_offset);
+    MT_EQ_STR(e2.detail, e1.detail);
+    MT_EQ_INT(r2.lines, r1.lines);
+    MT_EQ_INT(r2.objects, r1.objects);
+    MT_EQ_INT(r2.bad_lines, r1.bad_lines);
+    MT_EQ_INT(r2.first_bad.code, r1.first_bad.code);
+    MT_EQ_INT(r2.first_bad.line, r1.first_bad.line);
+    MT_EQ_INT(r2.first_bad.column, r1.first_bad.column);
+    MT_EQ_INT(r2.first_bad.byte_offset, r1.first_bad.byte_offset);
+    MT_EQ_INT(r2.duplicates, r1.duplicates);
+    MT_EQ_INT(r2.dangling_refs, r1.dangling_refs);
+    MT_EQ_INT(r2.has_header, r1.has_header);
+    MT_EQ_INT(r2.has_trailer, r1.has_trailer);
+    MT_EQ_INT(r2.trailer_complete, r1.trailer_complete);
+    MT_EQ_INT(r2.trailer_objects, r1.trailer_objects);
+    MT_EQ_INT(r2.classic, r1.classic);
+    MT_EQ_INT(r2.format_minor, r1.format_minor);
+    MT_CHECK((g1 == NULL) == (g2 == NULL));
+    if (g1 && g2) {
+        uint32_t i;
+        size_t k;
+        MT_CHECK(graphs_equal(g1, g2));
+        for (i = 0; i < mel_graph_count(g1); i++)
+            if (mel_graph_kv_pairs(g1, i) != mel_graph_kv_pairs(g2, i))
+                break;
+        MT_EQ_INT(i, mel_graph_count(g1));
+        MT_EQ_INT(mel_graph_type_count(g2), mel_graph_type_count(g1));
+        MT_EQ_INT(mel_graph_root_count(g2), mel_graph_root_count(g1));
+        for (k = 0; k < mel_graph_root_count(g1) && k < mel_graph_root_count(g2); k++)
+            MT_EQ_INT(mel_graph_root_address(g2, k), mel_graph_root_address(g1, k));
+    }
+    mel_graph_free(g1);
+    mel_graph_free(g2);
+}
+
+/* Writes a generated dump of n object lines: header with roots (unless
+ * classic), types with qualnames (two classes named Foo in different
+ * modules, the second defined late), escaped values, ints, bools, big
+ * sizes and lens, kv pairs, duplicates across and within the halves,
+ * dangling refs, a trailer.  extra (may be NULL) replaces line at_line
+ * (1-based, counting the header) when at_line > 0. */
+static size_t gen_dump(char *buf, size_t cap, unsigned n, int classic, unsigned at_line,
+                       const char *extra, int final_newline)
+{
+    size_t w = 0;
+    unsigned i, line = 1;
+    uint64_t x = 88172645463325252ull;
+
+#define GEN(...) (w += (size_t)snprintf(buf + w, w < cap ? cap - w : 0, __VA_ARGS__))
+    if (classic) {
+        GEN("[\n");
+    } else if (at_line == 1 && extra) {
+        GEN("%s\n", extra);
+    } else {
+        GEN("{\"meliae\": \"dump\", \"format\": \"meliae-dump\", \"version\": [2, 3], "
+            "\"roots\": [{\"kind\": \"modules\", \"name\": \"sys.modules\", \"address\": 1007}, "
+            "{\"kind\": \"thread\", \"address\": 99999}]}\n");
+    }
+    for (i = 0; i < n; i++) {
+        uint64_t addr = 1000 + i, r;
+        unsigned k, nr;
+        line++;
+        if (line == at_line && extra) {
+            GEN("%s\n", extra);
+            continue;
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        r = x;
+        if (i == n / 2 + 3 || i == n - 5)
+            addr = 1000 + (r % (n / 4)); /* duplicates: across the halves, and late */
+        if (i == 0 || i == n / 2 + 10) {
+            GEN("{\"address\": %llu, \"type\": \"type\", \"size\": 900, \"name\": \"Foo\", "
+                "\"qualname\": \"%s.Foo\", \"refs\": []}%s\n", (unsigned long long)addr,
+                i ? "late" : "early", classic ? "," : "");
+            continue;
+        }
+        GEN("{\"address\": %llu, \"type\": ", (unsigned long long)addr);
+        switch (r % 7) {
+        case 0: GEN("\"str\", \"size\": %llu, \"len\": 5, \"value\": \"a\\\"\\u00e9\\n%u\"",
+                    (unsigned long long)(r % 90), i); break;
+        case 1: GEN("\"int\", \"size\": 28, \"value\": -%llu", (unsigned long long)(r % 100000)); break;
+        case 2: GEN("\"bool\", \"size\": 24, \"value\": \"%s\"", r & 8 ? "True" : "False"); break;
+        case 3: GEN("\"Foo\", \"size\": 5000000000, \"type_addr\": %u, \"kv\": 1",
+                    i < n / 2 ? 1000 : 1000 + n / 2 + 10); break;
+        case 4: GEN("\"list\", \"size\": 72, \"len\": 8589934592"); break;
+        case 5: GEN("\"function\", \"size\": 120, \"name\": \"f%u\", \"static\": true", i); break;
+        default: GEN("\"caf\\u00e9\", \"size\": 16"); break;
+        }
+        nr = (unsigned)(r >> 20) % 6 + 2;
+        GEN(", \"refs\": [");
+        for (k = 0; k < nr; k++) {
+            uint64_t t = (r >> (8 + k * 5)) % 97 == 0 ? 5000000 + k : 1000 + ((r >> k) % n);
+            GEN(k ? ", %llu" : "%llu", (unsigned long long)t);
+        }
+        GEN("]}%s\n", classic ? "," : "");
+    }
+    if (classic)
+        GEN("]\n");
+    else
+        GEN("{\"meliae\": \"end\", \"objects\": %u, \"complete\": true}\n", n);
+    if (!final_newline && w > 0 && w < cap)
+        w--;
+#undef GEN
+    return w < cap ? w : cap;
+}
+
+static void test_split_load(void)
+{
+    static const char *bad[] = {
+        "not json",
+        "{\"address\": 3, \"type\": \"int\", \"size\": -1, \"refs\": []}",
+        "{\"meliae\": \"dump\", \"format\": \"meliae-dump\", \"version\": [2, 0]}",
+        "{\"meliae\": \"end\", \"objects\": 1, \"complete\": false}",
+        "{\"meliae\": \"dump\", \"format\": \"meliae-dump\", \"version\": [9, 0]}",
+        "{\"address\": 3, \"type\": \"Foo\", \"size\": 1, \"kv\": 5, \"refs\": [1]}",
+        "",
+        "[",
+    };
+    char path[] = "/tmp/mel_test_split_XXXXXX";
+    size_t cap = 1 << 20, len, k;
+    char *buf = malloc(cap);
+    unsigned n = 3000, where[] = {1, 2, 40, 1499, 1502, 2900, 3001, 3002};
+    int fd = mkstemp(path), strict;
+
+    MT_CHECK(fd >= 0 && buf != NULL);
+    if (fd < 0 || !buf) {
+        free(buf);
+        return;
+    }
+    close(fd);
+    for (strict = 0; strict <= 1; strict++) {
+        len = gen_dump(buf, cap, n, 0, 0, NULL, 1);
+        MT_CHECK(len < cap);
+        write_file(path, buf, len);
+        check_split_same("generated", path, strict);
+        len = gen_dump(buf, cap, n, 0, 0, NULL, 0);
+        write_file(path, buf, len);
+        check_split_same("no final newline", path, strict);
+        len = gen_dump(buf, cap, n, 1, 0, NULL, 1);
+        write_file(path, buf, len);
+        check_split_same("classic", path, strict);
+        for (k = 0; k < sizeof bad / sizeof *bad; k++) {
+            size_t q;
+            for (q = 0; q < sizeof where / sizeof *where; q++) {
+                char what[64];
+                len = gen_dump(buf, cap, n, 0, where[q], bad[k], 1);
+                write_file(path, buf, len);
+                snprintf(what, sizeof what, "bad %zu at line %u", k, where[q]);
+                check_split_same(what, path, strict);
+            }
+        }
+        write_file(path, MIXED, sizeof MIXED - 1);
+        check_split_same("mixed", path, strict);
+        write_file(path, L1, sizeof L1 - 1);
+        check_split_same("one line", path, strict);
+        write_file(path, "", 0);
+        check_split_same("empty", path, strict);
+    }
+    remove(path);
+    free(buf);
+}
+
 static void test_pipe(void)
 {
     int fds[2];
@@ -846,6 +1041,7 @@ int main(void)
     MT_RUN(test_chunking);
     MT_RUN(test_gzip_and_paths);
     MT_RUN(test_pipe);
+    MT_RUN(test_split_load);
     MT_RUN(test_progress_and_cancel);
     MT_RUN(test_oom_injection);
     return MT_END();
