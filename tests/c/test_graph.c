@@ -356,6 +356,105 @@ static void test_oom_mutations(void)
     MT_CHECK(saw_ok);
 }
 
+/* Parents on a graph big enough for the two-thread build (and a small one
+ * for the single-thread order), with repeated children, relocated children
+ * and deleted records, under several caps, against a direct reference:
+ * walk the sources in order and append each distinct live source to its
+ * targets' lists until a list holds cap entries. */
+static void check_parents_vs_reference(unsigned nobj, uint64_t seed)
+{
+    size_t cap = (size_t)nobj * 120 + 64, w = 0;
+    char *text = malloc(cap);
+    static const int64_t caps[] = {-1, 0, 1, 3, 100};
+    uint32_t nn, i, k, *cnt = NULL, *last = NULL, **lists = NULL, ci;
+    mel_graph *g;
+    uint64_t x = seed;
+
+    MT_CHECK(text != NULL);
+    if (!text)
+        return;
+    for (i = 0; i < nobj; i++) {
+        unsigned nr = (unsigned)(lcg(&x) % 9), r;
+        w += (size_t)snprintf(text + w, cap - w, "{\"address\": %u, \"type\": \"T\", \"size\": 1, \"refs\": [",
+                              i + 1);
+        for (r = 0; r < nr; r++) {
+            uint64_t v = lcg(&x);
+            /* hot targets, near ones, repeats and a few dangling */
+            uint64_t t = v % 5 == 0 ? 1 + v % 7 : (v % 97 == 0 ? nobj + 10 + v % 3 : 1 + v % nobj);
+            w += (size_t)snprintf(text + w, cap - w, r ? ", %llu" : "%llu", (unsigned long long)t);
+        }
+        w += (size_t)snprintf(text + w, cap - w, "]}\n");
+    }
+    g = load_text_alloc(text, w, NULL, NULL);
+    free(text);
+    MT_CHECK(g != NULL);
+    if (!g)
+        return;
+    /* relocate a few children lists and delete a few records */
+    for (i = 0; i < 5; i++) {
+        uint32_t kids2[3];
+        kids2[0] = (uint32_t)(lcg(&x) % mel_graph_count(g));
+        kids2[1] = kids2[0];
+        kids2[2] = (uint32_t)(lcg(&x) % mel_graph_count(g));
+        MT_EQ_INT(mel_graph_set_children(g, (uint32_t)(lcg(&x) % mel_graph_count(g)), kids2, 3), MEL_OK);
+        (void)mel_graph_delete(g, (uint32_t)(lcg(&x) % 7)); /* EINVAL if already deleted */
+    }
+    MT_CHECK(mel_graph_live(g) < mel_graph_count(g));
+    nn = mel_graph_count(g) + mel_graph_missing(g);
+    cnt = calloc(nn, sizeof *cnt);
+    last = malloc(nn * sizeof *last);
+    lists = calloc(nn, sizeof *lists);
+    for (ci = 0; ci < sizeof caps / sizeof *caps; ci++) {
+        int64_t c = caps[ci];
+        uint32_t bad = 0;
+        for (i = 0; i < nn; i++) {
+            cnt[i] = 0;
+            last[i] = MEL_NONE;
+            free(lists[i]);
+            lists[i] = NULL;
+        }
+        for (i = 0; i < mel_graph_count(g); i++) {
+            uint32_t n;
+            const uint32_t *ch;
+            if (mel_graph_flags(g, i) & MEL_NODE_DELETED)
+                continue;
+            ch = mel_graph_children(g, i, &n);
+            for (k = 0; k < n; k++) {
+                uint32_t t = ch[k];
+                if ((mel_graph_flags(g, t) & MEL_NODE_DELETED) || last[t] == i ||
+                    (c >= 0 && cnt[t] >= (uint64_t)c))
+                    continue;
+                last[t] = i;
+                lists[t] = realloc(lists[t], (cnt[t] + 1) * sizeof **lists);
+                lists[t][cnt[t]++] = i;
+            }
+        }
+        MT_EQ_INT(mel_graph_compute_parents(g, c), MEL_OK);
+        for (i = 0; i < nn; i++) {
+            uint32_t n;
+            const uint32_t *p = mel_graph_parents(g, i, &n);
+            if (n != cnt[i] || (n && memcmp(p, lists[i], n * sizeof *p) != 0))
+                bad++;
+        }
+        if (bad)
+            fprintf(stderr, "  %u objects, cap %lld: %u nodes with wrong parents\n", nobj, (long long)c, bad);
+        MT_EQ_INT(bad, 0);
+        check_invariants(g);
+    }
+    for (i = 0; i < nn; i++)
+        free(lists[i]);
+    free(lists);
+    free(cnt);
+    free(last);
+    mel_graph_free(g);
+}
+
+static void test_parents_reference(void)
+{
+    check_parents_vs_reference(300, 7);
+    check_parents_vs_reference(80000, 11); /* about 320k edges: two threads */
+}
+
 /* Parents of every node as text "addr:p1,p2;..." (addresses, in order). */
 static void parents_text(const mel_graph *g, char *buf, size_t cap)
 {
@@ -436,5 +535,6 @@ int main(void)
     MT_RUN(test_zstd);
     MT_RUN(test_oom_mutations);
     MT_RUN(test_add_keeps_parents);
+    MT_RUN(test_parents_reference);
     return MT_END();
 }
