@@ -484,3 +484,157 @@ def test_type_summary_std_dev() -> None:
     ts = om.summarize().type_summaries["str"]
     # mean 30, mean of squares (100+400+3600)/3 = 1366.67, var 466.67, sd 21.602
     assert repr(ts) == "str: 3, 90 bytes, 30.000 avg bytes, 21.602 std dev, 60 max @ 3"
+
+
+# --- whole-graph queries, cross-checked against plain Python over the refs ------
+
+def _random_graph(seed: int, n: int = 300) -> List[dict]:
+    """Records with few distinct sizes (many ties), repeated and dangling
+    references, and every type the queries look at."""
+    import random
+
+    rng = random.Random(seed)
+    types = ["module", "frame", "type", "function", "dict", "str", "list", "int", "Foo"]
+    addresses = list(range(1000, 1000 + 8 * n, 8))
+    records = []
+    for a in addresses:
+        t = rng.choice(types)
+        if t == "str":
+            refs: List[int] = []
+        else:
+            refs = [rng.choice(addresses) if rng.random() < 0.9 else rng.randrange(1, 999)
+                    for _ in range(rng.randrange(0, 7))]
+        records.append({"address": a, "type": t, "size": rng.choice([16, 32, 48, 64]),
+                        "refs": refs})
+    # interned-looking dicts: one holding a dangling str, decoys with parents
+    strs = [r["address"] for r in records if r["type"] == "str"]
+    for k in range(4):
+        keys = rng.sample(strs, 3)
+        refs = [x for key in keys for x in (key, key)]
+        if k == 0:
+            refs += [7, 7]
+        records.append({"address": 99000 + k, "type": "dict",
+                        "size": 64 + 8 * ((k + seed) % 3), "refs": refs})
+    records.append({"address": 99100, "type": "list", "size": 16, "refs": [99002]})
+    return records
+
+
+def _lines(records: List[dict]) -> List[str]:
+    return [json.dumps(r) for r in records]
+
+
+def _num_parents(records: List[dict]) -> dict:
+    parents: dict = {}
+    for r in records:
+        for c in set(r["refs"]):
+            parents[c] = parents.get(c, 0) + 1
+    return parents
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_get_all_matches_a_python_sort(seed: int) -> None:
+    records = _random_graph(seed)
+    om = load(_lines(records), collapse=False)
+    om.compute_parents()
+    npar = _num_parents(records)
+    for type_str in ("dict", "Foo", "str"):
+        mine = [r for r in records if r["type"] == type_str]
+        # sorted() is stable: ties keep file order
+        want = sorted(mine, key=lambda r: (-r["size"], -len(r["refs"]),
+                                           -npar.get(r["address"], 0)))
+        assert [o.address for o in om.get_all(type_str)] == [r["address"] for r in want]
+    assert om.get_all("NoSuchType") == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_top_by_size_matches_a_python_sort(seed: int) -> None:
+    records = _random_graph(seed)
+    om = load(_lines(records), collapse=False)
+    want = [r["address"] for r in sorted(records, key=lambda r: -r["size"])]
+    for n in (0, 1, 10, 57, len(records), len(records) + 5):
+        assert [o.address for o in om.top(n, by="size")] == want[:n]
+    assert om.top(-3, by="size") == []
+
+
+def test_top_by_size_skips_deleted_dicts() -> None:
+    om = load(INSTANCE_DUMP)
+    # type 452, MyClass 32 + 140 and module 28 + 140 after folding their
+    # dicts, the dict 7 (140), the tuple 12 (32); the folded dicts 2 and 15
+    # (140 each) are gone
+    assert [o.address for o in om.top(5, by="size")] == [3, 1, 14, 7, 12]
+
+
+def _guess_intern_reference(records: List[dict], npar: dict) -> object:
+    by_address = {r["address"]: r for r in records}
+    dicts = [r for r in records if r["type"] == "dict"]
+    dicts.sort(key=lambda r: (-r["size"], -len(r["refs"]), -npar.get(r["address"], 0)))
+    for d in dicts:
+        refs = d["refs"]
+        if not refs or len(refs) % 2 or npar.get(d["address"], 0):
+            continue
+        pairs = list(zip(refs[::2], refs[1::2]))
+        if all(k == v and k in by_address and by_address[k]["type"] == "str"
+               for k, v in pairs):
+            return d["address"]
+    return None
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_guess_intern_dict_matches_the_classic_rule(seed: int) -> None:
+    records = _random_graph(seed)
+    om = load(_lines(records), collapse=False)
+    om.compute_parents()
+    want = _guess_intern_reference(records, _num_parents(records))
+    got = om.guess_intern_dict()
+    assert (None if got is None else got.address) == want
+    # 99000 holds a dangling pair, 99002 has a parent
+    assert want not in (99000, 99002)
+
+
+def test_guess_intern_dict_with_a_dangling_key_is_none() -> None:
+    om = load(INTERN_DICT_DUMP[:4] + [
+        '{"address": 8, "type": "dict", "size": 512, "refs": [2, 2, 77, 77]}'])
+    assert om.guess_intern_dict() is None
+
+
+def _remove_expensive_reference(records: List[dict]) -> tuple:
+    """The classic rules over the refs: (new refs by address, changed count)."""
+    noref = {r["address"] for r in records if r["type"] in ("module", "frame", "type")}
+    out = {}
+    changed = 0
+    for r in records:
+        refs = r["refs"]
+        if r["type"] == "function":
+            new = refs[:1] + refs[3:] + [0]
+        else:
+            kept = [c for c in refs if c not in noref]
+            new = refs if len(kept) == len(refs) else kept + [0]
+        changed += new is not refs
+        out[r["address"]] = new
+    return out, changed
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_remove_expensive_references_matches_the_classic_rules(seed: int) -> None:
+    records = _random_graph(seed)
+    om = load(_lines(records), collapse=False)
+    want, changed = _remove_expensive_reference(records)
+    assert om.remove_expensive_references() == changed
+    for address, refs in want.items():
+        assert list(om[address].children) == refs
+    assert (om[0].type_str, om[0].size, list(om[0].children)) == ("<ex-reference>", 0, [])
+
+
+def test_remove_expensive_references_keeps_stale_parents() -> None:
+    om = load(EXPENSIVE_DUMP, collapse=False)
+    om.compute_parents()
+    before = {a: list(om[a].parents) for a in om.objs.keys()}
+    om.remove_expensive_references()
+    assert {a: list(om[a].parents) for a in before} == before
+
+
+def test_remove_expensive_references_twice_is_an_error() -> None:
+    om = load(EXPENSIVE_DUMP, collapse=False)
+    om.remove_expensive_references()
+    with pytest.raises(ValueError, match="address 0 is already present"):
+        om.remove_expensive_references()

@@ -216,6 +216,8 @@ static void graph_dealloc(GraphObject *self)
     Py_DECREF(tp);
 }
 
+/* Every method starts here: -1 with RuntimeError while another thread runs
+ * an engine call on this graph. */
 static int graph_check(GraphObject *self)
 {
     if (self->busy) {
@@ -225,9 +227,27 @@ static int graph_check(GraphObject *self)
     return 0;
 }
 
-static engine_state *graph_state(GraphObject *self)
+/* Raises the exception for a MEL_E* status of an engine call on this graph.
+ * Returns NULL. */
+static PyObject *graph_error(GraphObject *self, int rc)
 {
-    return state_of_type(Py_TYPE(self));
+    return raise_status(state_of_type(Py_TYPE(self)), rc, NULL, NULL);
+}
+
+/* Around a long engine call: marks the graph busy and releases the GIL
+ * (graph_unlock), then takes the GIL back and clears busy (graph_relock).
+ * pc->callback is the progress callback (NULL or None for none). */
+static void graph_unlock(GraphObject *self, progress_ctx *pc)
+{
+    self->busy = 1;
+    pc->tstate = PyEval_SaveThread();
+}
+
+static void graph_relock(GraphObject *self, progress_ctx *pc)
+{
+    PyEval_RestoreThread(pc->tstate);
+    pc->tstate = NULL;
+    self->busy = 0;
 }
 
 /* Converts an index argument; accepts records and missing nodes.
@@ -256,8 +276,28 @@ static int index_arg(GraphObject *self, PyObject *arg, uint32_t *out)
     return 0;
 }
 
-/* Converts an iterable of indexes into a PyMem-allocated array.
- * Returns 0 (caller frees *out with PyMem_Free) or -1 with an exception. */
+/* Converts a type id argument.  Returns 0, or -1 with OverflowError (a
+ * negative number), IndexError (no such type) or TypeError set. */
+static int type_arg(GraphObject *self, PyObject *arg, uint32_t *out)
+{
+    unsigned long t;
+
+    if (graph_check(self) < 0)
+        return -1;
+    t = PyLong_AsUnsignedLong(arg);
+    if (t == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    if (t >= mel_graph_type_count(self->g)) {
+        PyErr_SetString(PyExc_IndexError, "type id out of range");
+        return -1;
+    }
+    *out = (uint32_t)t;
+    return 0;
+}
+
+/* Converts an iterable of indexes into a PyMem-allocated array; None gives
+ * NULL and 0.  Returns 0 (caller frees *out with PyMem_Free) or -1 with an
+ * exception. */
 static int index_array(GraphObject *self, PyObject *seq, uint32_t **out, size_t *n)
 {
     PyObject *fast = NULL;
@@ -292,7 +332,10 @@ done:
     return rc;
 }
 
-static PyObject *index_list(const uint32_t *idx, size_t n)
+/* A list of n integers, item k being value(ctx, k). */
+typedef unsigned long long (*list_value_fn)(const void *ctx, size_t k);
+
+static PyObject *int_list(list_value_fn value, const void *ctx, size_t n)
 {
     PyObject *list = PyList_New((Py_ssize_t)n);
     size_t k;
@@ -300,7 +343,7 @@ static PyObject *index_list(const uint32_t *idx, size_t n)
     if (!list)
         return NULL;
     for (k = 0; k < n; k++) {
-        PyObject *v = PyLong_FromUnsignedLong(idx[k]);
+        PyObject *v = PyLong_FromUnsignedLongLong(value(ctx, k));
         if (!v) {
             Py_DECREF(list);
             return NULL;
@@ -310,22 +353,38 @@ static PyObject *index_list(const uint32_t *idx, size_t n)
     return list;
 }
 
+static unsigned long long index_at(const void *ctx, size_t k)
+{
+    return ((const uint32_t *)ctx)[k];
+}
+
+static unsigned long long u64_at(const void *ctx, size_t k)
+{
+    return ((const uint64_t *)ctx)[k];
+}
+
+typedef struct {
+    const mel_graph *g;
+    const uint32_t *idx;
+} address_ctx;
+
+static unsigned long long address_at(const void *ctx, size_t k)
+{
+    const address_ctx *a = ctx;
+
+    return mel_graph_address(a->g, a->idx[k]);
+}
+
+static PyObject *index_list(const uint32_t *idx, size_t n)
+{
+    return int_list(index_at, idx, n);
+}
+
 static PyObject *address_list(const mel_graph *g, const uint32_t *idx, size_t n)
 {
-    PyObject *list = PyList_New((Py_ssize_t)n);
-    size_t k;
+    address_ctx a = {g, idx};
 
-    if (!list)
-        return NULL;
-    for (k = 0; k < n; k++) {
-        PyObject *v = PyLong_FromUnsignedLongLong(mel_graph_address(g, idx[k]));
-        if (!v) {
-            Py_DECREF(list);
-            return NULL;
-        }
-        PyList_SET_ITEM(list, (Py_ssize_t)k, v);
-    }
-    return list;
+    return int_list(address_at, &a, n);
 }
 
 static PyObject *decode_text(const char *s, size_t len)
@@ -333,63 +392,65 @@ static PyObject *decode_text(const char *s, size_t len)
     return PyUnicode_DecodeUTF8(s ? s : "", (Py_ssize_t)len, "surrogatepass");
 }
 
+static PyObject *optional_index(uint32_t i)
+{
+    if (i == MEL_NONE)
+        Py_RETURN_NONE;
+    return PyLong_FromUnsignedLong(i);
+}
+
+static PyObject *type_name_text(const mel_graph *g, uint32_t type_id)
+{
+    size_t len = 0;
+    const char *s = mel_graph_type_name(g, type_id, &len);
+
+    return decode_text(s, len);
+}
+
 /* --- counts ------------------------------------------------------------ */
 
-static PyObject *graph_count(GraphObject *self, PyObject *Py_UNUSED(ignored))
-{
-    if (graph_check(self) < 0)
-        return NULL;
-    return PyLong_FromUnsignedLong(mel_graph_count(self->g));
-}
+/* Defines method NAME(): CONVERT(ENGINE_FN(g)) for an engine getter of the
+ * whole graph. */
+#define GRAPH_GETTER(NAME, CONVERT, ENGINE_FN)                                \
+    static PyObject *NAME(GraphObject *self, PyObject *Py_UNUSED(ignored)) \
+    {                                                                     \
+        if (graph_check(self) < 0)                                        \
+            return NULL;                                                  \
+        return CONVERT(ENGINE_FN(self->g));                               \
+    }
 
-static PyObject *graph_missing(GraphObject *self, PyObject *Py_UNUSED(ignored))
-{
-    if (graph_check(self) < 0)
-        return NULL;
-    return PyLong_FromUnsignedLong(mel_graph_missing(self->g));
-}
-
-static PyObject *graph_live(GraphObject *self, PyObject *Py_UNUSED(ignored))
-{
-    if (graph_check(self) < 0)
-        return NULL;
-    return PyLong_FromUnsignedLong(mel_graph_live(self->g));
-}
-
-static PyObject *graph_memory(GraphObject *self, PyObject *Py_UNUSED(ignored))
-{
-    if (graph_check(self) < 0)
-        return NULL;
-    return PyLong_FromSize_t(mel_graph_memory(self->g));
-}
-
-static PyObject *graph_has_parents(GraphObject *self, PyObject *Py_UNUSED(ignored))
-{
-    if (graph_check(self) < 0)
-        return NULL;
-    return PyBool_FromLong(mel_graph_has_parents(self->g));
-}
-
-static PyObject *graph_has_dominators(GraphObject *self, PyObject *Py_UNUSED(ignored))
-{
-    if (graph_check(self) < 0)
-        return NULL;
-    return PyBool_FromLong(mel_graph_has_dominators(self->g));
-}
-
-static PyObject *graph_type_count(GraphObject *self, PyObject *Py_UNUSED(ignored))
-{
-    if (graph_check(self) < 0)
-        return NULL;
-    return PyLong_FromUnsignedLong(mel_graph_type_count(self->g));
-}
+GRAPH_GETTER(graph_count, PyLong_FromUnsignedLong, mel_graph_count)
+GRAPH_GETTER(graph_missing, PyLong_FromUnsignedLong, mel_graph_missing)
+GRAPH_GETTER(graph_live, PyLong_FromUnsignedLong, mel_graph_live)
+GRAPH_GETTER(graph_memory, PyLong_FromSize_t, mel_graph_memory)
+GRAPH_GETTER(graph_has_parents, PyBool_FromLong, mel_graph_has_parents)
+GRAPH_GETTER(graph_has_dominators, PyBool_FromLong, mel_graph_has_dominators)
+GRAPH_GETTER(graph_type_count, PyLong_FromUnsignedLong, mel_graph_type_count)
+GRAPH_GETTER(graph_retained_total, PyLong_FromUnsignedLongLong, mel_graph_retained_total)
 
 /* --- per-object accessors ---------------------------------------------- */
+
+/* Defines method NAME(i): CONVERT(ENGINE_FN(g, i)) for an engine getter of
+ * node i. */
+#define NODE_GETTER(NAME, CONVERT, ENGINE_FN)                  \
+    static PyObject *NAME(GraphObject *self, PyObject *arg) \
+    {                                                      \
+        uint32_t i;                                        \
+                                                           \
+        if (index_arg(self, arg, &i) < 0)                  \
+            return NULL;                                   \
+        return CONVERT(ENGINE_FN(self->g, i));             \
+    }
+
+NODE_GETTER(graph_address, PyLong_FromUnsignedLongLong, mel_graph_address)
+NODE_GETTER(graph_type_id, PyLong_FromUnsignedLong, mel_graph_type)
+NODE_GETTER(graph_size, PyLong_FromUnsignedLongLong, mel_graph_size)
+NODE_GETTER(graph_flags, PyLong_FromUnsignedLong, mel_graph_flags)
+NODE_GETTER(graph_kv_pairs, PyLong_FromUnsignedLong, mel_graph_kv_pairs)
 
 static PyObject *graph_lookup(GraphObject *self, PyObject *arg)
 {
     unsigned long long a;
-    uint32_t i;
 
     if (graph_check(self) < 0)
         return NULL;
@@ -400,85 +461,65 @@ static PyObject *graph_lookup(GraphObject *self, PyObject *arg)
         PyErr_Clear(); /* negative or beyond 64 bits: no object has that address */
         Py_RETURN_NONE;
     }
-    i = mel_graph_lookup(self->g, (uint64_t)a);
-    if (i == MEL_NONE)
-        Py_RETURN_NONE;
-    return PyLong_FromUnsignedLong(i);
-}
-
-static PyObject *graph_address(GraphObject *self, PyObject *arg)
-{
-    uint32_t i;
-
-    if (index_arg(self, arg, &i) < 0)
-        return NULL;
-    return PyLong_FromUnsignedLongLong(mel_graph_address(self->g, i));
-}
-
-static PyObject *graph_type_id(GraphObject *self, PyObject *arg)
-{
-    uint32_t i;
-
-    if (index_arg(self, arg, &i) < 0)
-        return NULL;
-    return PyLong_FromUnsignedLong(mel_graph_type(self->g, i));
+    return optional_index(mel_graph_lookup(self->g, (uint64_t)a));
 }
 
 static PyObject *graph_type_name_of(GraphObject *self, PyObject *arg)
 {
-    unsigned long t;
-    size_t len = 0;
-    const char *s;
+    uint32_t t;
 
-    if (graph_check(self) < 0)
+    if (type_arg(self, arg, &t) < 0)
         return NULL;
-    t = PyLong_AsUnsignedLong(arg);
-    if (t == (unsigned long)-1 && PyErr_Occurred())
-        return NULL;
-    if (t >= mel_graph_type_count(self->g)) {
-        PyErr_SetString(PyExc_IndexError, "type id out of range");
-        return NULL;
-    }
-    s = mel_graph_type_name(self->g, (uint32_t)t, &len);
-    return decode_text(s, len);
+    return type_name_text(self->g, t);
 }
 
 static PyObject *graph_type_name(GraphObject *self, PyObject *arg)
 {
     uint32_t i;
-    size_t len = 0;
-    const char *s;
 
     if (index_arg(self, arg, &i) < 0)
         return NULL;
-    s = mel_graph_type_name(self->g, mel_graph_type(self->g, i), &len);
-    return decode_text(s, len);
+    return type_name_text(self->g, mel_graph_type(self->g, i));
+}
+
+/* The engine's UTF-8 (WTF-8 for lone surrogates) of a str argument, as a
+ * new bytes object, or NULL with an exception. */
+static PyObject *text_arg(GraphObject *self, PyObject *arg)
+{
+    if (graph_check(self) < 0)
+        return NULL;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "expected a str, not %.100s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    return PyUnicode_AsEncodedString(arg, "utf-8", "surrogatepass");
 }
 
 static PyObject *graph_type_intern(GraphObject *self, PyObject *arg)
 {
-    Py_ssize_t len;
-    const char *s;
+    PyObject *b = text_arg(self, arg);
     uint32_t t;
 
-    if (graph_check(self) < 0)
+    if (!b)
         return NULL;
-    s = PyUnicode_AsUTF8AndSize(arg, &len);
-    if (!s)
-        return NULL;
-    t = mel_graph_type_intern(self->g, s, (size_t)len);
+    t = mel_graph_type_intern(self->g, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+    Py_DECREF(b);
     if (t == MEL_NONE)
         return PyErr_NoMemory();
     return PyLong_FromUnsignedLong(t);
 }
 
-static PyObject *graph_size(GraphObject *self, PyObject *arg)
+/* type_find(name) -> type id of that display name, or None. */
+static PyObject *graph_type_find(GraphObject *self, PyObject *arg)
 {
-    uint32_t i;
+    PyObject *b = text_arg(self, arg);
+    uint32_t t;
 
-    if (index_arg(self, arg, &i) < 0)
+    if (!b)
         return NULL;
-    return PyLong_FromUnsignedLongLong(mel_graph_size(self->g, i));
+    t = mel_graph_type_find(self->g, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+    Py_DECREF(b);
+    return optional_index(t);
 }
 
 static PyObject *graph_length(GraphObject *self, PyObject *arg)
@@ -494,35 +535,26 @@ static PyObject *graph_length(GraphObject *self, PyObject *arg)
     return PyLong_FromLongLong(n);
 }
 
-static PyObject *graph_flags(GraphObject *self, PyObject *arg)
+/* The value of node i, or -1 with an exception. */
+static int value_arg(GraphObject *self, PyObject *arg, mel_value *v)
 {
     uint32_t i;
 
     if (index_arg(self, arg, &i) < 0)
-        return NULL;
-    return PyLong_FromUnsignedLong(mel_graph_flags(self->g, i));
-}
-
-static PyObject *graph_kv_pairs(GraphObject *self, PyObject *arg)
-{
-    uint32_t i;
-
-    if (index_arg(self, arg, &i) < 0)
-        return NULL;
-    return PyLong_FromUnsignedLong(mel_graph_kv_pairs(self->g, i));
+        return -1;
+    memset(v, 0, sizeof *v);
+    mel_graph_value(self->g, i, v);
+    return 0;
 }
 
 /* value(i) -> None | str | int | bool.  Text is the engine's UTF-8 (WTF-8
  * for lone surrogates), decoded with surrogatepass. */
 static PyObject *graph_value(GraphObject *self, PyObject *arg)
 {
-    uint32_t i;
     mel_value v;
 
-    if (index_arg(self, arg, &i) < 0)
+    if (value_arg(self, arg, &v) < 0)
         return NULL;
-    memset(&v, 0, sizeof v);
-    mel_graph_value(self->g, i, &v);
     switch (v.kind) {
     case MEL_VALUE_TEXT:
         return decode_text(v.text, v.text_len);
@@ -538,109 +570,68 @@ static PyObject *graph_value(GraphObject *self, PyObject *arg)
 /* value_is_name(i) -> bool: the value came from the "name" key. */
 static PyObject *graph_value_is_name(GraphObject *self, PyObject *arg)
 {
-    uint32_t i;
     mel_value v;
+
+    if (value_arg(self, arg, &v) < 0)
+        return NULL;
+    return PyBool_FromLong(v.kind != MEL_VALUE_NONE && v.is_name);
+}
+
+/* --- edges ------------------------------------------------------------- */
+
+typedef const uint32_t *(*edges_fn)(const mel_graph *g, uint32_t i, uint32_t *n);
+
+enum edge_form { EDGES_AS_INDEXES, EDGES_AS_ADDRESSES, EDGES_COUNT };
+
+/* The children or parents (edges) of node arg: as indexes, as addresses or
+ * their number (form). */
+static PyObject *edge_query(GraphObject *self, PyObject *arg, edges_fn edges,
+                            enum edge_form form)
+{
+    uint32_t i, n = 0;
+    const uint32_t *e;
 
     if (index_arg(self, arg, &i) < 0)
         return NULL;
-    memset(&v, 0, sizeof v);
-    mel_graph_value(self->g, i, &v);
-    return PyBool_FromLong(v.kind != MEL_VALUE_NONE && v.is_name);
+    e = edges(self->g, i, &n);
+    switch (form) {
+    case EDGES_AS_INDEXES:
+        return index_list(e, n);
+    case EDGES_AS_ADDRESSES:
+        return address_list(self->g, e, n);
+    default:
+        return PyLong_FromUnsignedLong(n);
+    }
 }
 
 static PyObject *graph_children(GraphObject *self, PyObject *arg)
 {
-    uint32_t i, n = 0;
-    const uint32_t *c;
-
-    if (index_arg(self, arg, &i) < 0)
-        return NULL;
-    c = mel_graph_children(self->g, i, &n);
-    return index_list(c, n);
+    return edge_query(self, arg, mel_graph_children, EDGES_AS_INDEXES);
 }
 
 static PyObject *graph_child_addresses(GraphObject *self, PyObject *arg)
 {
-    uint32_t i, n = 0;
-    const uint32_t *c;
-
-    if (index_arg(self, arg, &i) < 0)
-        return NULL;
-    c = mel_graph_children(self->g, i, &n);
-    return address_list(self->g, c, n);
+    return edge_query(self, arg, mel_graph_children, EDGES_AS_ADDRESSES);
 }
 
 static PyObject *graph_num_children(GraphObject *self, PyObject *arg)
 {
-    uint32_t i, n = 0;
-
-    if (index_arg(self, arg, &i) < 0)
-        return NULL;
-    (void)mel_graph_children(self->g, i, &n);
-    return PyLong_FromUnsignedLong(n);
+    return edge_query(self, arg, mel_graph_children, EDGES_COUNT);
 }
 
 static PyObject *graph_parents(GraphObject *self, PyObject *arg)
 {
-    uint32_t i, n = 0;
-    const uint32_t *p;
-
-    if (index_arg(self, arg, &i) < 0)
-        return NULL;
-    p = mel_graph_parents(self->g, i, &n);
-    return index_list(p, n);
+    return edge_query(self, arg, mel_graph_parents, EDGES_AS_INDEXES);
 }
 
 static PyObject *graph_parent_addresses(GraphObject *self, PyObject *arg)
 {
-    uint32_t i, n = 0;
-    const uint32_t *p;
-
-    if (index_arg(self, arg, &i) < 0)
-        return NULL;
-    p = mel_graph_parents(self->g, i, &n);
-    return address_list(self->g, p, n);
+    return edge_query(self, arg, mel_graph_parents, EDGES_AS_ADDRESSES);
 }
 
 static PyObject *graph_num_parents(GraphObject *self, PyObject *arg)
 {
-    uint32_t i, n = 0;
-
-    if (index_arg(self, arg, &i) < 0)
-        return NULL;
-    (void)mel_graph_parents(self->g, i, &n);
-    return PyLong_FromUnsignedLong(n);
-}
-
-/* indexes_of_type(type_id) -> list of live record indexes of that type, in
- * file order. */
-static PyObject *graph_indexes_of_type(GraphObject *self, PyObject *arg)
-{
-    unsigned long t;
-    uint32_t i, n;
-    PyObject *list = NULL, *v;
-
-    if (graph_check(self) < 0)
-        return NULL;
-    t = PyLong_AsUnsignedLong(arg);
-    if (t == (unsigned long)-1 && PyErr_Occurred())
-        return NULL;
-    list = PyList_New(0);
-    if (!list)
-        return NULL;
-    n = mel_graph_count(self->g);
-    for (i = 0; i < n; i++) {
-        if (mel_graph_type(self->g, i) != t || (mel_graph_flags(self->g, i) & MEL_NODE_DELETED))
-            continue;
-        v = PyLong_FromUnsignedLong(i);
-        if (!v || PyList_Append(list, v) < 0) {
-            Py_XDECREF(v);
-            Py_DECREF(list);
-            return NULL;
-        }
-        Py_DECREF(v);
-    }
-    return list;
+    return edge_query(self, arg, mel_graph_parents, EDGES_COUNT);
 }
 
 /* roots() -> list of (kind, name, index or None). */
@@ -661,10 +652,7 @@ static PyObject *graph_roots(GraphObject *self, PyObject *Py_UNUSED(ignored))
 
         if (mel_graph_root(self->g, k, &kind, &name, &node) != MEL_OK)
             continue;
-        if (node == MEL_NONE)
-            item = Py_BuildValue("(zzO)", kind, name, Py_None);
-        else
-            item = Py_BuildValue("(zzk)", kind, name, (unsigned long)node);
+        item = Py_BuildValue("(zzN)", kind, name, optional_index(node));
         if (!item || PyList_Append(list, item) < 0) {
             Py_XDECREF(item);
             Py_DECREF(list);
@@ -677,15 +665,28 @@ static PyObject *graph_roots(GraphObject *self, PyObject *Py_UNUSED(ignored))
 
 /* --- mutation ---------------------------------------------------------- */
 
-static PyObject *graph_set_size(GraphObject *self, PyObject *args)
+/* Parses (index, value) for the setters: format is "OO:name".  Returns 0,
+ * or -1 with an exception. */
+static int node_and_arg(GraphObject *self, PyObject *args, const char *format, uint32_t *i,
+                        PyObject **value)
 {
     PyObject *idx;
+
+    if (!PyArg_ParseTuple(args, format, &idx, value))
+        return -1;
+    return index_arg(self, idx, i);
+}
+
+static PyObject *graph_set_size(GraphObject *self, PyObject *args)
+{
+    PyObject *size_o;
     unsigned long long size;
     uint32_t i;
 
-    if (!PyArg_ParseTuple(args, "OK:set_size", &idx, &size))
+    if (node_and_arg(self, args, "OO:set_size", &i, &size_o) < 0)
         return NULL;
-    if (index_arg(self, idx, &i) < 0)
+    size = PyLong_AsUnsignedLongLong(size_o);
+    if (size == (unsigned long long)-1 && PyErr_Occurred())
         return NULL;
     mel_graph_set_size(self->g, i, (uint64_t)size);
     Py_RETURN_NONE;
@@ -693,32 +694,24 @@ static PyObject *graph_set_size(GraphObject *self, PyObject *args)
 
 static PyObject *graph_set_type(GraphObject *self, PyObject *args)
 {
-    PyObject *idx;
-    unsigned long t;
-    uint32_t i;
+    PyObject *type_o;
+    uint32_t i, t;
 
-    if (!PyArg_ParseTuple(args, "Ok:set_type", &idx, &t))
+    if (node_and_arg(self, args, "OO:set_type", &i, &type_o) < 0 ||
+        type_arg(self, type_o, &t) < 0)
         return NULL;
-    if (index_arg(self, idx, &i) < 0)
-        return NULL;
-    if (t >= mel_graph_type_count(self->g)) {
-        PyErr_SetString(PyExc_IndexError, "type id out of range");
-        return NULL;
-    }
-    mel_graph_set_type(self->g, i, (uint32_t)t);
+    mel_graph_set_type(self->g, i, t);
     Py_RETURN_NONE;
 }
 
 static PyObject *graph_set_children(GraphObject *self, PyObject *args)
 {
-    PyObject *idx, *seq, *res = NULL;
+    PyObject *seq, *res = NULL;
     uint32_t i, *arr = NULL;
     size_t n = 0;
     int rc;
 
-    if (!PyArg_ParseTuple(args, "OO:set_children", &idx, &seq))
-        return NULL;
-    if (index_arg(self, idx, &i) < 0)
+    if (node_and_arg(self, args, "OO:set_children", &i, &seq) < 0)
         return NULL;
     if (index_array(self, seq, &arr, &n) < 0)
         return NULL;
@@ -728,7 +721,7 @@ static PyObject *graph_set_children(GraphObject *self, PyObject *args)
     }
     rc = mel_graph_set_children(self->g, i, arr, (uint32_t)n);
     if (rc != MEL_OK) {
-        raise_status(graph_state(self), rc, NULL, NULL);
+        graph_error(self, rc);
         goto done;
     }
     res = Py_NewRef(Py_None);
@@ -740,13 +733,11 @@ done:
 /* set_value(i, v): v is None (clears), a str or an int fitting in 64 bits. */
 static PyObject *graph_set_value(GraphObject *self, PyObject *args)
 {
-    PyObject *idx, *v;
+    PyObject *v;
     uint32_t i;
     int rc = MEL_OK;
 
-    if (!PyArg_ParseTuple(args, "OO:set_value", &idx, &v))
-        return NULL;
-    if (index_arg(self, idx, &i) < 0)
+    if (node_and_arg(self, args, "OO:set_value", &i, &v) < 0)
         return NULL;
     if (v == Py_None) {
         mel_graph_clear_value(self->g, i);
@@ -768,7 +759,7 @@ static PyObject *graph_set_value(GraphObject *self, PyObject *args)
         return NULL;
     }
     if (rc != MEL_OK)
-        return raise_status(graph_state(self), rc, NULL, NULL);
+        return graph_error(self, rc);
     Py_RETURN_NONE;
 }
 
@@ -776,21 +767,17 @@ static PyObject *graph_set_value(GraphObject *self, PyObject *args)
 static PyObject *graph_add(GraphObject *self, PyObject *args)
 {
     unsigned long long address, size;
-    unsigned long t;
-    uint32_t out = MEL_NONE;
+    PyObject *type_o;
+    uint32_t t, out = MEL_NONE;
     int rc;
 
-    if (!PyArg_ParseTuple(args, "KkK:add", &address, &t, &size))
+    if (!PyArg_ParseTuple(args, "KOK:add", &address, &type_o, &size))
         return NULL;
-    if (graph_check(self) < 0)
+    if (type_arg(self, type_o, &t) < 0)
         return NULL;
-    if (t >= mel_graph_type_count(self->g)) {
-        PyErr_SetString(PyExc_IndexError, "type id out of range");
-        return NULL;
-    }
-    rc = mel_graph_add(self->g, (uint64_t)address, (uint32_t)t, (uint64_t)size, &out);
+    rc = mel_graph_add(self->g, (uint64_t)address, t, (uint64_t)size, &out);
     if (rc != MEL_OK)
-        return raise_status(graph_state(self), rc, NULL, NULL);
+        return graph_error(self, rc);
     return PyLong_FromUnsignedLong(out);
 }
 
@@ -803,7 +790,7 @@ static PyObject *graph_delete(GraphObject *self, PyObject *arg)
         return NULL;
     rc = mel_graph_delete(self->g, i);
     if (rc != MEL_OK)
-        return raise_status(graph_state(self), rc, NULL, NULL);
+        return graph_error(self, rc);
     Py_RETURN_NONE;
 }
 
@@ -811,6 +798,7 @@ static PyObject *graph_delete(GraphObject *self, PyObject *arg)
 
 static PyObject *graph_compute_parents(GraphObject *self, PyObject *arg)
 {
+    progress_ctx pc = {NULL, NULL};
     long long maxp;
     int rc;
 
@@ -819,13 +807,11 @@ static PyObject *graph_compute_parents(GraphObject *self, PyObject *arg)
     maxp = PyLong_AsLongLong(arg);
     if (maxp == -1 && PyErr_Occurred())
         return NULL;
-    self->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
+    graph_unlock(self, &pc);
     rc = mel_graph_compute_parents(self->g, (int64_t)maxp);
-    Py_END_ALLOW_THREADS
-    self->busy = 0;
+    graph_relock(self, &pc);
     if (rc != MEL_OK)
-        return raise_status(graph_state(self), rc, NULL, NULL);
+        return graph_error(self, rc);
     Py_RETURN_NONE;
 }
 
@@ -837,13 +823,11 @@ static PyObject *graph_collapse_instance_dicts(GraphObject *self, PyObject *call
 
     if (graph_check(self) < 0)
         return NULL;
-    self->busy = 1;
-    pc.tstate = PyEval_SaveThread();
+    graph_unlock(self, &pc);
     rc = mel_collapse_instance_dicts(self->g, &n, progress_cb, &pc);
-    PyEval_RestoreThread(pc.tstate);
-    self->busy = 0;
+    graph_relock(self, &pc);
     if (rc != MEL_OK)
-        return raise_status(graph_state(self), rc, NULL, NULL);
+        return graph_error(self, rc);
     return PyLong_FromUnsignedLongLong(n);
 }
 
@@ -854,43 +838,43 @@ static PyObject *graph_compute_dominators(GraphObject *self, PyObject *callback)
 
     if (graph_check(self) < 0)
         return NULL;
-    self->busy = 1;
-    pc.tstate = PyEval_SaveThread();
+    graph_unlock(self, &pc);
     rc = mel_compute_dominators(self->g, progress_cb, &pc);
-    PyEval_RestoreThread(pc.tstate);
-    self->busy = 0;
+    graph_relock(self, &pc);
     if (rc != MEL_OK)
-        return raise_status(graph_state(self), rc, NULL, NULL);
+        return graph_error(self, rc);
     Py_RETURN_NONE;
+}
+
+/* Node argument of a method that reads dominators: -1 with an exception if
+ * they are not computed. */
+static int dominated_arg(GraphObject *self, PyObject *arg, uint32_t *i)
+{
+    if (index_arg(self, arg, i) < 0)
+        return -1;
+    if (!mel_graph_has_dominators(self->g)) {
+        PyErr_SetString(PyExc_RuntimeError, "dominators are not computed");
+        return -1;
+    }
+    return 0;
 }
 
 /* idom(i) -> index of the immediate dominator, None for the super-root. */
 static PyObject *graph_idom(GraphObject *self, PyObject *arg)
 {
-    uint32_t i, d;
+    uint32_t i;
 
-    if (index_arg(self, arg, &i) < 0)
+    if (dominated_arg(self, arg, &i) < 0)
         return NULL;
-    if (!mel_graph_has_dominators(self->g)) {
-        PyErr_SetString(PyExc_RuntimeError, "dominators are not computed");
-        return NULL;
-    }
-    d = mel_graph_idom(self->g, i);
-    if (d == MEL_NONE)
-        Py_RETURN_NONE;
-    return PyLong_FromUnsignedLong(d);
+    return optional_index(mel_graph_idom(self->g, i));
 }
 
 static PyObject *graph_retained(GraphObject *self, PyObject *arg)
 {
     uint32_t i;
 
-    if (index_arg(self, arg, &i) < 0)
+    if (dominated_arg(self, arg, &i) < 0)
         return NULL;
-    if (!mel_graph_has_dominators(self->g)) {
-        PyErr_SetString(PyExc_RuntimeError, "dominators are not computed");
-        return NULL;
-    }
     return PyLong_FromUnsignedLongLong(mel_graph_retained(self->g, i));
 }
 
@@ -915,7 +899,7 @@ static PyObject *graph_summarize(GraphObject *self, PyObject *args)
      * stays non-NULL and summarizes nothing. */
     rc = mel_summarize(self->g, start_o == Py_None ? NULL : start, nstart, excl, nexcl, &s);
     if (rc != MEL_OK) {
-        raise_status(graph_state(self), rc, NULL, NULL);
+        graph_error(self, rc);
         goto done;
     }
     rows = PyList_New((Py_ssize_t)s->ntypes);
@@ -923,17 +907,12 @@ static PyObject *graph_summarize(GraphObject *self, PyObject *args)
         goto done;
     for (k = 0; k < s->ntypes; k++) {
         const mel_type_summary *t = &s->types[k];
-        size_t len = 0;
-        const char *name = mel_graph_type_name(self->g, t->type_id, &len);
-        PyObject *nm = decode_text(name, len), *row;
+        PyObject *row = Py_BuildValue(
+            "(NkKKdKkK)", type_name_text(self->g, t->type_id), (unsigned long)t->type_id,
+            (unsigned long long)t->count, (unsigned long long)t->total_size, t->sq_sum,
+            (unsigned long long)t->max_size, (unsigned long)t->max_index,
+            (unsigned long long)t->retained);
 
-        if (!nm)
-            goto done;
-        row = Py_BuildValue("(NkKKdKkK)", nm, (unsigned long)t->type_id,
-                            (unsigned long long)t->count,
-                            (unsigned long long)t->total_size, t->sq_sum,
-                            (unsigned long long)t->max_size, (unsigned long)t->max_index,
-                            (unsigned long long)t->retained);
         if (!row)
             goto done;
         PyList_SET_ITEM(rows, (Py_ssize_t)k, row);
@@ -948,27 +927,37 @@ done:
     return res;
 }
 
+/* Parses (start, excluded) for reach() and total_size().  Returns 0 (the
+ * caller frees *excl with PyMem_Free) or -1 with an exception. */
+static int start_and_excluded(GraphObject *self, PyObject *args, const char *format,
+                              uint32_t *start, uint32_t **excl, size_t *nexcl)
+{
+    PyObject *start_o, *excl_o;
+
+    *excl = NULL;
+    *nexcl = 0;
+    if (!PyArg_ParseTuple(args, format, &start_o, &excl_o))
+        return -1;
+    if (index_arg(self, start_o, start) < 0)
+        return -1;
+    return index_array(self, excl_o, excl, nexcl);
+}
+
 /* reach(start, excluded) -> list of indexes in the classic walk order. */
 static PyObject *graph_reach(GraphObject *self, PyObject *args)
 {
-    PyObject *start_o, *excl_o, *res = NULL;
+    PyObject *res = NULL;
     uint32_t start, *excl = NULL, *out = NULL;
     size_t nexcl = 0, n = 0;
     int rc;
 
-    if (!PyArg_ParseTuple(args, "OO:reach", &start_o, &excl_o))
-        return NULL;
-    if (index_arg(self, start_o, &start) < 0)
-        return NULL;
-    if (index_array(self, excl_o, &excl, &nexcl) < 0)
+    if (start_and_excluded(self, args, "OO:reach", &start, &excl, &nexcl) < 0)
         return NULL;
     rc = mel_reach(self->g, start, excl, nexcl, &out, &n);
-    if (rc != MEL_OK) {
-        raise_status(graph_state(self), rc, NULL, NULL);
-        goto done;
-    }
-    res = index_list(out, n);
-done:
+    if (rc != MEL_OK)
+        graph_error(self, rc);
+    else
+        res = index_list(out, n);
     mel_free(out);
     PyMem_Free(excl);
     return res;
@@ -976,47 +965,128 @@ done:
 
 static PyObject *graph_total_size(GraphObject *self, PyObject *args)
 {
-    PyObject *start_o, *excl_o;
     uint32_t start, *excl = NULL;
     size_t nexcl = 0;
     uint64_t total = 0;
     int rc;
 
-    if (!PyArg_ParseTuple(args, "OO:total_size", &start_o, &excl_o))
-        return NULL;
-    if (index_arg(self, start_o, &start) < 0)
-        return NULL;
-    if (index_array(self, excl_o, &excl, &nexcl) < 0)
+    if (start_and_excluded(self, args, "OO:total_size", &start, &excl, &nexcl) < 0)
         return NULL;
     rc = mel_total_size(self->g, start, excl, nexcl, &total);
     PyMem_Free(excl);
     if (rc != MEL_OK)
-        return raise_status(graph_state(self), rc, NULL, NULL);
+        return graph_error(self, rc);
     return PyLong_FromUnsignedLongLong(total);
+}
+
+/* Converts the malloc'd index array of a successful engine call into a
+ * list and frees it; on failure raises for rc.  The one exit of the
+ * list-returning methods below. */
+static PyObject *engine_index_list(GraphObject *self, int rc, uint32_t *out, size_t n)
+{
+    PyObject *res = rc == MEL_OK ? index_list(out, n) : graph_error(self, rc);
+
+    mel_free(out);
+    return res;
+}
+
+/* all_of_type(type_id, within) -> live records of that type, largest first
+ * (size, then children, then parents; ties in file order); within None
+ * means every record, else only those indexes. */
+static PyObject *graph_all_of_type(GraphObject *self, PyObject *args)
+{
+    PyObject *type_o, *within_o, *res;
+    uint32_t t, *within = NULL, *out = NULL;
+    size_t nwithin = 0, n = 0;
+    int rc;
+
+    if (!PyArg_ParseTuple(args, "OO:all_of_type", &type_o, &within_o))
+        return NULL;
+    if (type_arg(self, type_o, &t) < 0 || index_array(self, within_o, &within, &nwithin) < 0)
+        return NULL;
+    rc = mel_graph_all_of_type(self->g, t, within_o == Py_None ? NULL : within, nwithin, &out,
+                               &n);
+    res = engine_index_list(self, rc, out, n);
+    PyMem_Free(within);
+    return res;
+}
+
+/* top(n, by) -> the n largest live records, by "size" or "retained"
+ * (dominators must be computed), ties in file order. */
+static PyObject *graph_top(GraphObject *self, PyObject *args)
+{
+    Py_ssize_t n;
+    const char *by;
+    int key, rc;
+    uint32_t *out = NULL;
+    size_t nout = 0;
+
+    if (!PyArg_ParseTuple(args, "ns:top", &n, &by))
+        return NULL;
+    if (graph_check(self) < 0)
+        return NULL;
+    if (strcmp(by, "size") == 0) {
+        key = MEL_TOP_SIZE;
+    } else if (strcmp(by, "retained") == 0) {
+        key = MEL_TOP_RETAINED;
+        if (!mel_graph_has_dominators(self->g)) {
+            PyErr_SetString(PyExc_RuntimeError, "dominators are not computed");
+            return NULL;
+        }
+    } else {
+        PyErr_Format(PyExc_ValueError, "by must be 'retained' or 'size', not '%s'", by);
+        return NULL;
+    }
+    rc = mel_top(self->g, key, n > 0 ? (size_t)n : 0, &out, &nout);
+    return engine_index_list(self, rc, out, nout);
+}
+
+/* guess_intern_dict() -> index of the dict that looks like the interned
+ * strings, or None. */
+static PyObject *graph_guess_intern_dict(GraphObject *self, PyObject *Py_UNUSED(ignored))
+{
+    uint32_t d = MEL_NONE;
+    int rc;
+
+    if (graph_check(self) < 0)
+        return NULL;
+    rc = mel_guess_intern_dict(self->g, &d);
+    if (rc != MEL_OK)
+        return graph_error(self, rc);
+    return optional_index(d);
+}
+
+/* remove_expensive_references() -> number of records rewritten. */
+static PyObject *graph_remove_expensive_references(GraphObject *self,
+                                                   PyObject *Py_UNUSED(ignored))
+{
+    uint64_t changed = 0;
+    int rc;
+
+    if (graph_check(self) < 0)
+        return NULL;
+    rc = mel_remove_expensive_references(self->g, NULL, &changed);
+    if (rc != MEL_OK)
+        return graph_error(self, rc);
+    return PyLong_FromUnsignedLongLong(changed);
 }
 
 /* path_to(i) -> list of indexes from a root to i, or None if unreachable. */
 static PyObject *graph_path_to(GraphObject *self, PyObject *arg)
 {
+    progress_ctx pc = {NULL, NULL};
     uint32_t i, *out = NULL;
     size_t n = 0;
-    PyObject *res;
     int rc;
 
     if (index_arg(self, arg, &i) < 0)
         return NULL;
-    self->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
+    graph_unlock(self, &pc);
     rc = mel_path_to(self->g, i, &out, &n);
-    Py_END_ALLOW_THREADS
-    self->busy = 0;
+    graph_relock(self, &pc);
     if (rc == MEL_ENOTFOUND)
         Py_RETURN_NONE;
-    if (rc != MEL_OK)
-        return raise_status(graph_state(self), rc, NULL, NULL);
-    res = index_list(out, n);
-    mel_free(out);
-    return res;
+    return engine_index_list(self, rc, out, n);
 }
 
 static PyObject *graph_edge_label(GraphObject *self, PyObject *args)
@@ -1043,39 +1113,21 @@ static PyObject *graph_edge_label(GraphObject *self, PyObject *args)
     return res;
 }
 
-static PyObject *graph_retained_total(GraphObject *self, PyObject *Py_UNUSED(ignored))
-{
-    if (graph_check(self) < 0)
-        return NULL;
-    return PyLong_FromUnsignedLongLong(mel_graph_retained_total(self->g));
-}
-
 /* retained_by_type() -> list indexed by type id: retained bytes of the
  * objects of that type no other object of that type dominates. */
 static PyObject *graph_retained_by_type(GraphObject *self, PyObject *Py_UNUSED(ignored))
 {
     uint64_t *per = NULL;
-    size_t n = 0, k;
-    PyObject *list = NULL;
+    size_t n = 0;
+    PyObject *list;
     int rc;
 
     if (graph_check(self) < 0)
         return NULL;
     rc = mel_retained_by_type(self->g, &per, &n);
     if (rc != MEL_OK)
-        return raise_status(graph_state(self), rc, NULL, NULL);
-    list = PyList_New((Py_ssize_t)n);
-    if (!list)
-        goto done;
-    for (k = 0; k < n; k++) {
-        PyObject *v = PyLong_FromUnsignedLongLong(per[k]);
-        if (!v) {
-            Py_CLEAR(list);
-            goto done;
-        }
-        PyList_SET_ITEM(list, (Py_ssize_t)k, v);
-    }
-done:
+        return graph_error(self, rc);
+    list = int_list(u64_at, per, n);
     mel_free(per);
     return list;
 }
@@ -1092,22 +1144,13 @@ static PyObject *graph_path_format(GraphObject *self, PyObject *seq)
     if (index_array(self, seq, &arr, &n) < 0)
         return NULL;
     rc = mel_path_format(self->g, arr, n, &text);
-    if (rc != MEL_OK) {
-        raise_status(graph_state(self), rc, NULL, NULL);
-        goto done;
-    }
-    res = decode_text(text, strlen(text));
-done:
+    if (rc != MEL_OK)
+        graph_error(self, rc);
+    else
+        res = decode_text(text, strlen(text));
     mel_free(text);
     PyMem_Free(arr);
     return res;
-}
-
-static PyObject *optional_index(uint32_t i)
-{
-    if (i == MEL_NONE)
-        Py_RETURN_NONE;
-    return PyLong_FromUnsignedLong(i);
 }
 
 /* suspects(min_fraction, max_items) -> (total, items); each item is a dict
@@ -1115,6 +1158,7 @@ static PyObject *optional_index(uint32_t i)
  * type, count, retained, fraction, example, path (indexes), path_text. */
 static PyObject *graph_suspects(GraphObject *self, PyObject *args)
 {
+    progress_ctx pc = {NULL, NULL};
     double frac;
     Py_ssize_t max_items;
     mel_suspect_report *r = NULL;
@@ -1130,25 +1174,21 @@ static PyObject *graph_suspects(GraphObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "max_items must be >= 0");
         return NULL;
     }
-    self->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
+    graph_unlock(self, &pc);
     rc = mel_suspects(self->g, frac, (size_t)max_items, &r);
-    Py_END_ALLOW_THREADS
-    self->busy = 0;
+    graph_relock(self, &pc);
     if (rc != MEL_OK)
-        return raise_status(graph_state(self), rc, NULL, NULL);
+        return graph_error(self, rc);
     items = PyList_New((Py_ssize_t)r->n);
     if (!items)
         goto done;
     for (k = 0; k < r->n; k++) {
         const mel_suspect *s = &r->items[k];
-        size_t len = 0;
-        const char *tn = mel_graph_type_name(self->g, s->type_id, &len);
         PyObject *item = Py_BuildValue(
             "{s:s,s:N,s:N,s:K,s:K,s:d,s:N,s:N,s:N}", "kind",
             s->kind == MEL_SUSPECT_GROUP ? "group" : "object", "node", optional_index(s->node),
-            "type", decode_text(tn, len), "count", (unsigned long long)s->count, "retained",
-            (unsigned long long)s->retained, "fraction", s->fraction, "example",
+            "type", type_name_text(self->g, s->type_id), "count", (unsigned long long)s->count,
+            "retained", (unsigned long long)s->retained, "fraction", s->fraction, "example",
             optional_index(s->example), "path", index_list(s->path, s->path_len), "path_text",
             decode_text(s->path_text, s->path_text ? strlen(s->path_text) : 0));
         if (!item)
@@ -1177,6 +1217,8 @@ static PyMethodDef graph_methods[] = {
     {"type_name", (PyCFunction)graph_type_name, METH_O, "type_name(i) -> type name of node i."},
     {"type_name_of", (PyCFunction)graph_type_name_of, METH_O, "type_name_of(type_id) -> name."},
     {"type_intern", (PyCFunction)graph_type_intern, METH_O, "type_intern(name) -> type id."},
+    {"type_find", (PyCFunction)graph_type_find, METH_O,
+     "type_find(name) -> type id of that type name, or None."},
     {"size", (PyCFunction)graph_size, METH_O, "size(i) -> bytes."},
     {"length", (PyCFunction)graph_length, METH_O, "length(i) -> the dump's len, or None."},
     {"flags", (PyCFunction)graph_flags, METH_O, "flags(i) -> MEL_NODE_* bits."},
@@ -1192,8 +1234,8 @@ static PyMethodDef graph_methods[] = {
     {"parent_addresses", (PyCFunction)graph_parent_addresses, METH_O,
      "parent_addresses(i) -> list of addresses."},
     {"num_parents", (PyCFunction)graph_num_parents, METH_O, "num_parents(i) -> int."},
-    {"indexes_of_type", (PyCFunction)graph_indexes_of_type, METH_O,
-     "indexes_of_type(type_id) -> live record indexes of that type."},
+    {"all_of_type", (PyCFunction)graph_all_of_type, METH_VARARGS,
+     "all_of_type(type_id, within) -> live records of that type, largest first."},
     {"roots", (PyCFunction)graph_roots, METH_NOARGS,
      "roots() -> list of (kind, name, index or None) from the header."},
     {"set_size", (PyCFunction)graph_set_size, METH_VARARGS, "set_size(i, size)."},
@@ -1217,6 +1259,13 @@ static PyMethodDef graph_methods[] = {
     {"reach", (PyCFunction)graph_reach, METH_VARARGS, "reach(start, excluded) -> indexes."},
     {"total_size", (PyCFunction)graph_total_size, METH_VARARGS,
      "total_size(start, excluded) -> bytes."},
+    {"top", (PyCFunction)graph_top, METH_VARARGS,
+     "top(n, by) -> the n largest live records by 'size' or 'retained'."},
+    {"guess_intern_dict", (PyCFunction)graph_guess_intern_dict, METH_NOARGS,
+     "guess_intern_dict() -> index of the interned-strings dict, or None."},
+    {"remove_expensive_references", (PyCFunction)graph_remove_expensive_references,
+     METH_NOARGS,
+     "remove_expensive_references() -> number of records whose expensive references were cut."},
     {"path_to", (PyCFunction)graph_path_to, METH_O,
      "path_to(i) -> indexes from a root to i, or None."},
     {"edge_label", (PyCFunction)graph_edge_label, METH_VARARGS,
@@ -1293,6 +1342,18 @@ static PyObject *graph_and_report(engine_state *st, mel_graph *g, const mel_load
     return Py_BuildValue("(NN)", graph, rep);
 }
 
+/* Fills opts for a load reporting progress through pc. */
+static void load_options(mel_load_options *opts, int strict, progress_ctx *pc,
+                         unsigned long long every, const char *source_name)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->strict = strict;
+    opts->progress = progress_cb;
+    opts->progress_ctx = pc;
+    opts->progress_every = (uint64_t)every;
+    opts->source_name = source_name;
+}
+
 /* load_path(path, strict=False, progress=None, progress_every=0, source_name=None)
  *   -> (Graph, report).  "-" reads stdin.  The GIL is released while parsing. */
 static PyObject *engine_load_path(PyObject *module, PyObject *args, PyObject *kwargs)
@@ -1315,15 +1376,10 @@ static PyObject *engine_load_path(PyObject *module, PyObject *args, PyObject *kw
                                      &source_name))
         return NULL;
     path = PyBytes_AS_STRING(path_o);
-    memset(&opts, 0, sizeof opts);
     memset(&report, 0, sizeof report);
     memset(&err, 0, sizeof err);
     pc.callback = progress;
-    opts.strict = strict;
-    opts.progress = progress_cb;
-    opts.progress_ctx = &pc;
-    opts.progress_every = (uint64_t)every;
-    opts.source_name = source_name ? source_name : path;
+    load_options(&opts, strict, &pc, every, source_name ? source_name : path);
     pc.tstate = PyEval_SaveThread();
     rc = mel_load_path(path, &opts, &g, &report, &err);
     PyEval_RestoreThread(pc.tstate);
@@ -1369,12 +1425,7 @@ static PyObject *loader_new(PyTypeObject *tp, PyObject *args, PyObject *kwargs)
         goto error;
     self->pc.callback = self->progress;
     self->pc.tstate = NULL;
-    memset(&opts, 0, sizeof opts);
-    opts.strict = strict;
-    opts.progress = progress_cb;
-    opts.progress_ctx = &self->pc;
-    opts.progress_every = (uint64_t)every;
-    opts.source_name = PyUnicode_AsUTF8(self->source);
+    load_options(&opts, strict, &self->pc, every, PyUnicode_AsUTF8(self->source));
     if (!opts.source_name)
         goto error;
     rc = mel_loader_new(&opts, &self->l);

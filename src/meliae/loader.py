@@ -936,15 +936,13 @@ class ObjManager:
                                        g.address(max_index) if count else None, retained)
         return _ObjSummary(types, total_count, total_size, show_retained=per_type is not None)
 
-    def _type_ids(self, type_str: str) -> List[int]:
-        g = self._g
-        return [t for t in range(g.type_count()) if g.type_name_of(t) == type_str]
-
     def get_all(self, type_str: str) -> List[_MemObjectProxy]:
-        """Every object of that type, largest first."""
-        objs = [self._proxy(i) for t in self._type_ids(type_str)
-                for i in self._g.indexes_of_type(t)]
-        return _sorted_desc(objs)
+        """Every object of that type, largest first: by size, then number of
+        references, then number of parents; ties in file order."""
+        t = self._g.type_find(type_str) if isinstance(type_str, str) else None
+        if t is None:
+            return []
+        return [self._proxy(i) for i in self._g.all_of_type(t, None)]
 
     def refs_as_dict(self, obj: _MemObjectProxy) -> Dict[Any, Any]:
         """``obj.refs_as_dict()``."""
@@ -956,15 +954,10 @@ class ObjManager:
 
     def guess_intern_dict(self) -> Optional[_MemObjectProxy]:
         """The dict that looks like the interned-strings dict (no parents, every
-        str key mapped to itself), or None."""
-        for d in self.get_all("dict"):
-            children = d.children
-            if not children or len(children) % 2 or d.num_parents:
-                continue
-            if all(children[k] == children[k + 1] and self[children[k]].type_str == "str"
-                   for k in range(0, len(children), 2)):
-                return d
-        return None
+        str key mapped to itself), or None.  Of several, the first in
+        :meth:`get_all` order; a dict with a dangling reference is none."""
+        d = self._g.guess_intern_dict()
+        return None if d is None else self._proxy(d)
 
     def remove_expensive_references(self) -> int:
         """Cuts the references that make everything reach everything: to
@@ -972,30 +965,9 @@ class ObjManager:
         object that lost such a reference points at the null object
         ``<ex-reference>`` at address 0 instead.  Returns how many objects
         changed.  Parents are not recomputed."""
-        g = self._g
-        if g.lookup(0) is not None:
+        if self._g.lookup(0) is not None:
             raise ValueError("address 0 is already present")
-        null = g.add(0, g.type_intern("<ex-reference>"), 0)
-        noref = set()
-        for name in ("module", "frame", "type"):
-            for t in self._type_ids(name):
-                noref.update(g.indexes_of_type(t))
-        function_types = set(self._type_ids("function"))
-        changed = 0
-        for i in self._live_indexes():
-            if i == null:
-                continue
-            children = g.children(i)
-            if g.type_id(i) in function_types:
-                new = children[:1] + children[3:] + [null]
-            else:
-                kept = [c for c in children if c not in noref]
-                if len(kept) == len(children):
-                    continue
-                new = kept + [null]
-            g.set_children(i, new)
-            changed += 1
-        return changed
+        return self._g.remove_expensive_references()
 
     # --- newer analyses ---------------------------------------------------------
     def compute_dominators(self) -> None:
@@ -1014,7 +986,7 @@ class ObjManager:
             self._need_dominators()
             key: Callable[[int], int] = g.retained
         elif by == "size":
-            key = g.size
+            return [self._proxy(i) for i in g.top(n, "size")]
         else:
             raise ValueError("by must be 'retained' or 'size', not %r" % (by,))
         best = heapq.nlargest(n, self._live_indexes(), key=lambda i: (key(i), -i))
