@@ -53,13 +53,28 @@ Each command has its own --help.
 """
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions to the terminal width and keeps example blocks (an
+    epilog starting with ``examples:``) exactly as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+_DUMP_HELP = "the dump: a file (.gz and .zst are detected) or - for stdin"
+_ADDRESS_HELP = "the object's address (decimal, or 0x... hex)"
+
+
 def _analysis_parent() -> argparse.ArgumentParser:
+    """The options every analysis command takes."""
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("common options")
     group.add_argument("--json", action="store_true",
                        help="print machine-readable JSON (docs/cli-json-schema.json)")
     group.add_argument("--no-collapse", action="store_true",
-                       help="keep instance __dict__s as separate objects")
+                       help="keep instance and module __dict__s as separate objects")
     group.add_argument("--quiet", "-q", action="store_true",
                        help="no progress and no warnings on stderr")
     group.add_argument("--strict", action="store_true",
@@ -95,6 +110,23 @@ def _version() -> str:
         return "unknown"
 
 
+def _command(sub: Any, name: str, func: Callable[[argparse.Namespace], int], summary: str,
+             description: str, examples: Sequence[str],
+             parents: Sequence[argparse.ArgumentParser] = ()) -> argparse.ArgumentParser:
+    """Adds subcommand name, run by func: summary is its line in ``meliae
+    --help``, examples the arguments that follow ``meliae name``."""
+    epilog = "examples:\n" + "".join("  meliae %s %s\n" % (name, e) for e in examples)
+    p = sub.add_parser(name, parents=list(parents), formatter_class=_HelpFormatter,
+                       help=summary, description=description, epilog=epilog)
+    p.set_defaults(func=func)
+    return p
+
+
+def _count_option(p: argparse.ArgumentParser, default: int, what: str) -> None:
+    p.add_argument("-n", type=_positive, default=default, metavar="N",
+                   help="how many %s (default %d)" % (what, default))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The complete argument parser (exposed for tests and documentation)."""
     parser = argparse.ArgumentParser(
@@ -102,105 +134,80 @@ def build_parser() -> argparse.ArgumentParser:
         description="Analyse meliae heap dumps: what uses memory, who holds it, "
                     "why it is alive and what grew.  DUMP is a dump file (.gz and .zst "
                     "are detected) or - for stdin.",
-        epilog=_MAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=_MAIN_EPILOG, formatter_class=_HelpFormatter)
     parser.add_argument("--version", action="version", version="meliae " + _version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    common = _analysis_parent()
-    raw = argparse.RawDescriptionHelpFormatter
+    common = [_analysis_parent()]
 
-    p = sub.add_parser(
-        "summarize", parents=[common], formatter_class=raw,
-        help="type histogram of a dump",
-        description="Print the classic summary table: objects, types and total size, then "
-                    "one row per type (at most 20): count, %% of objects, total size, "
-                    "%% of bytes, cumulative %%, largest object, type.",
-        epilog="examples:\n  meliae summarize app.json\n"
-               "  meliae summarize --by count app.json\n"
-               "  meliae summarize --retained --json app.json.gz\n")
-    p.add_argument("dump", metavar="DUMP")
+    p = _command(
+        sub, "summarize", cmd_summarize, "type histogram of a dump",
+        "Print the classic summary table: objects, types and total size, then one row per "
+        "type (at most 20): count, % of objects, total size, % of bytes, cumulative %, "
+        "largest object, type.",
+        ["app.json", "--by count app.json", "--retained --json app.json.gz"], common)
+    p.add_argument("dump", metavar="DUMP", help=_DUMP_HELP)
     p.add_argument("--by", choices=("size", "count", "retained"), default="size",
                    help="row order (default: size); 'retained' implies --retained")
     p.add_argument("--retained", action="store_true",
                    help="compute dominators and add a Retained column")
-    p.set_defaults(func=cmd_summarize)
 
-    p = sub.add_parser(
-        "top", parents=[common], formatter_class=raw,
-        help="the largest objects by retained or own size",
-        description="List the N objects that retain the most memory (what would be freed "
-                    "with them, from the dominator tree) or that are largest themselves.",
-        epilog="examples:\n  meliae top app.json\n  meliae top -n 20 --by size app.json\n")
-    p.add_argument("dump", metavar="DUMP")
+    p = _command(
+        sub, "top", cmd_top, "the largest objects by retained or own size",
+        "List the N objects that retain the most memory (what would be freed with them, "
+        "from the dominator tree) or that are largest themselves.",
+        ["app.json", "-n 20 --by size app.json"], common)
+    p.add_argument("dump", metavar="DUMP", help=_DUMP_HELP)
     p.add_argument("--by", choices=("retained", "size"), default="retained",
                    help="rank by retained size (default) or own size")
-    p.add_argument("-n", type=_positive, default=10, metavar="N",
-                   help="how many objects (default 10)")
-    p.set_defaults(func=cmd_top)
+    _count_option(p, 10, "objects")
 
-    p = sub.add_parser(
-        "show", parents=[common], formatter_class=raw,
-        help="one object with its children and parents",
-        description="Print one object (type, size, value, length), the objects it "
-                    "references (with the edge label such as ['key'] or [3]) and the "
-                    "objects that reference it.",
-        epilog="examples:\n  meliae show app.json 140234567\n"
-               "  meliae show --json app.json 0x7f8a12345678\n")
-    p.add_argument("dump", metavar="DUMP")
-    p.add_argument("address", metavar="ADDRESS", type=_address,
-                   help="the object's address (decimal, or 0x... hex)")
+    p = _command(
+        sub, "show", cmd_show, "one object with its children and parents",
+        "Print one object (type, size, value, length), the objects it references (with "
+        "the edge label such as ['key'] or [3]) and the objects that reference it.",
+        ["app.json 140234567", "--json app.json 0x7f8a12345678"], common)
+    p.add_argument("dump", metavar="DUMP", help=_DUMP_HELP)
+    p.add_argument("address", metavar="ADDRESS", type=_address, help=_ADDRESS_HELP)
     p.add_argument("--limit", type=_positive, default=50,
                    help="children and parents listed at most (default 50)")
-    p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser(
-        "path", parents=[common], formatter_class=raw,
-        help="why an object is alive: the chain of references from a root",
-        description="Print the shortest chain of references from a root (a header root "
-                    "marker such as sys.modules, or an object nothing refers to) to the "
-                    "object, one hop per line.",
-        epilog="examples:\n  meliae path app.json 140234567\n")
-    p.add_argument("dump", metavar="DUMP")
-    p.add_argument("address", metavar="ADDRESS", type=_address,
-                   help="the object's address (decimal, or 0x... hex)")
-    p.set_defaults(func=cmd_path)
+    p = _command(
+        sub, "path", cmd_path, "why an object is alive: the chain of references from a root",
+        "Print the shortest chain of references from a root (a header root marker such as "
+        "sys.modules, or an object nothing refers to) to the object, one hop per line.",
+        ["app.json 140234567"], common)
+    p.add_argument("dump", metavar="DUMP", help=_DUMP_HELP)
+    p.add_argument("address", metavar="ADDRESS", type=_address, help=_ADDRESS_HELP)
 
-    p = sub.add_parser(
-        "suspects", parents=[common], formatter_class=raw,
-        help="likely leaks",
-        description="List the objects and types most likely to be leaking: large retained "
-                    "sizes held by long-lived containers such as module-level caches.",
-        epilog="examples:\n  meliae suspects app.json\n  meliae suspects --json app.json\n")
-    p.add_argument("dump", metavar="DUMP")
-    p.add_argument("-n", type=_positive, default=10, metavar="N",
-                   help="how many suspects (default 10)")
-    p.set_defaults(func=cmd_suspects)
+    p = _command(
+        sub, "suspects", cmd_suspects, "likely leaks",
+        "List the objects and types most likely to be leaking: large retained sizes held "
+        "by long-lived containers such as module-level caches.",
+        ["app.json", "--json app.json"], common)
+    p.add_argument("dump", metavar="DUMP", help=_DUMP_HELP)
+    _count_option(p, 10, "suspects")
 
-    p = sub.add_parser(
-        "diff", parents=[common], formatter_class=raw,
-        help="what grew between two dumps",
-        description="Compare two dumps of the same program and list the types whose count "
-                    "and size changed most.",
-        epilog="examples:\n  meliae diff before.json after.json\n")
-    p.add_argument("old", metavar="OLD")
-    p.add_argument("new", metavar="NEW")
-    p.add_argument("-n", type=_positive, default=20, metavar="N",
-                   help="how many types (default 20)")
-    p.set_defaults(func=cmd_diff)
+    p = _command(
+        sub, "diff", cmd_diff, "what grew between two dumps",
+        "Compare two dumps of the same program and list the types whose count and size "
+        "changed most.",
+        ["before.json after.json"], common)
+    p.add_argument("old", metavar="OLD", help="the earlier dump")
+    p.add_argument("new", metavar="NEW", help="the later dump")
+    _count_option(p, 20, "types")
 
-    p = sub.add_parser(
-        "strip-duplicates", formatter_class=raw,
-        help="copy a dump keeping the first line per address",
-        description="Stream IN to OUT keeping the first object line for each address (as "
-                    "the classic strip_duplicates.py).  IN may be gzip-compressed; OUT ending "
-                    "in .gz is compressed.  The header is kept and the trailer's object "
-                    "count is updated.  - means stdin / stdout.",
-        epilog="examples:\n  meliae strip-duplicates gc-dump.json clean.json\n"
-               "  meliae strip-duplicates big.json.gz - | gzip > clean.json.gz\n")
-    p.add_argument("infile", metavar="IN")
-    p.add_argument("outfile", metavar="OUT")
+    p = _command(
+        sub, "strip-duplicates", cmd_strip_duplicates,
+        "copy a dump keeping the first line per address",
+        "Stream IN to OUT keeping the first object line for each address (as the classic "
+        "strip_duplicates.py).  IN may be gzip-compressed; OUT ending in .gz is "
+        "compressed.  The header is kept and the trailer's object count is updated.  - "
+        "means stdin / stdout.",
+        ["gc-dump.json clean.json", "big.json.gz - | gzip > clean.json.gz"])
+    p.add_argument("infile", metavar="IN", help="the dump to copy")
+    p.add_argument("outfile", metavar="OUT", help="where to write the copy")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary on stderr")
-    p.set_defaults(func=cmd_strip_duplicates)
 
     for name, (_, text) in _PASS_THROUGH.items():
         p = sub.add_parser(name, help=text, add_help=False,
@@ -247,6 +254,13 @@ def _emit_json(command: str, payload: Dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
 
 
+def _emit_dump_json(command: str, args: argparse.Namespace, om: Any,
+                    payload: Dict[str, Any]) -> None:
+    """Prints the JSON document of a one-dump command: the dump, what loading
+    found, then payload."""
+    _emit_json(command, {"dump": args.dump, "load": _report_json(om), **payload})
+
+
 def _table(headers: Sequence[str], rows: List[Sequence[Any]], widths: Sequence[int]) -> str:
     from meliae._report import table
     return table(headers, rows, widths)
@@ -281,9 +295,9 @@ def cmd_summarize(args: argparse.Namespace) -> int:
             if retained:
                 entry["retained"] = s.retained
             types.append(entry)
-        _emit_json("summarize", {"dump": args.dump, "load": _report_json(om),
-                                 "total_count": summary.total_count,
-                                 "total_size": summary.total_size, "types": types})
+        _emit_dump_json("summarize", args, om, {"total_count": summary.total_count,
+                                                "total_size": summary.total_size,
+                                                "types": types})
     else:
         print(repr(summary))
     return 0
@@ -294,12 +308,12 @@ def cmd_top(args: argparse.Namespace) -> int:
     om = _load(args.dump, args)
     objs = om.top(args.n, by=args.by)
     if args.json:
-        _emit_json("top", {"dump": args.dump, "load": _report_json(om), "by": args.by,
-                           "objects": [_obj_json(o, om) for o in objs]})
+        _emit_dump_json("top", args, om, {"by": args.by,
+                                          "objects": [_obj_json(o, om) for o in objs]})
         return 0
     retained = args.by == "retained"
     headers = ["Rank"] + (["Retained"] if retained else []) + ["Size", "Object"]
-    rows = []
+    rows: List[Sequence[Any]] = []
     for k, o in enumerate(objs, 1):
         rows.append([k] + ([o.retained_size] if retained else []) + [o.size, repr(o)])
     widths = [5] + ([10] if retained else []) + [10]
@@ -320,9 +334,9 @@ def cmd_show(args: argparse.Namespace) -> int:
             entry = _child_json(om, c)
             entry["label"] = g.edge_label(obj._i, c)
             kids.append(entry)
-        _emit_json("show", {
-            "dump": args.dump, "load": _report_json(om), "object": _obj_json(obj, om),
-            "children": kids, "parents": [_child_json(om, p) for p in parents[:args.limit]],
+        _emit_dump_json("show", args, om, {
+            "object": _obj_json(obj, om), "children": kids,
+            "parents": [_child_json(om, p) for p in parents[:args.limit]],
         })
         return 0
     lines = [repr(obj)]
@@ -374,10 +388,9 @@ def cmd_path(args: argparse.Namespace) -> int:
         for k, o in enumerate(path.objects):
             hops.append({"label": path.labels[k - 1] if k else None,
                          "object": _obj_json(o, om)})
-        _emit_json("path", {"dump": args.dump, "load": _report_json(om),
-                            "target": _obj_json(obj, om), "found": bool(path),
-                            "root": path.root or None, "text": path.text or None,
-                            "path": hops})
+        _emit_dump_json("path", args, om, {"target": _obj_json(obj, om), "found": bool(path),
+                                           "root": path.root or None,
+                                           "text": path.text or None, "path": hops})
         return 0
     if not path:
         print("%r is not reachable from any root" % (obj,))
@@ -391,8 +404,7 @@ def cmd_suspects(args: argparse.Namespace) -> int:
     om = _load(args.dump, args)
     report = om.suspects()
     if args.json:
-        _emit_json("suspects", {"dump": args.dump, "load": _report_json(om),
-                                **report.to_json(args.n)})
+        _emit_dump_json("suspects", args, om, report.to_json(args.n))
     else:
         print(report.format(args.n))
     return 0
