@@ -418,7 +418,7 @@ static inline unsigned digits8(const char *p, uint64_t *x)
 }
 
 /* SWAR fast path for an unsigned integer of 1-16 digits followed by a
- * non-digit, with at least 17 readable bytes.  Returns the digit count, or 0
+ * non-digit, with at least 17 readable bytes (it reads p[0..15]).  Returns the digit count, or 0
  * if the slow path must decide (leading zero, 17+ digits, fraction...). */
 static inline unsigned fast_u64(const char *p, uint64_t *out)
 {
@@ -442,22 +442,39 @@ static inline unsigned fast_u64(const char *p, uint64_t *out)
     return 8 + m;
 }
 
+static int parse_u64_slow(lp *c, uint64_t *out, const char *what);
+
 /* Parses an unsigned 64-bit integer (address, size, ...).  what names the
  * field in messages. */
-static int parse_u64(lp *c, uint64_t *out, const char *what)
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline int parse_u64(lp *c, uint64_t *out, const char *what)
 {
-    const char *p = c->p, *e = c->e, *start = c->p;
+    const char *p = c->p;
     uint64_t v;
-    int is_int, neg, big, rc;
 
-    if (MEL_LIKELY(e - p > 17)) {
+    /* 17 bytes: the 16 fast_u64 reads and the one after the digits */
+    if (MEL_LIKELY(c->e - p >= 17)) {
         unsigned n = fast_u64(p, &v);
-        if (MEL_LIKELY(n && p[n] != '.' && p[n] != 'e' && p[n] != 'E')) {
+        if (MEL_LIKELY(n && p[n] != '.' && (p[n] | 0x20) != 'e')) {
             c->p = p + n;
             *out = v;
             return MEL_OK;
         }
     }
+    return parse_u64_slow(c, out, what);
+}
+
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int parse_u64_slow(lp *c, uint64_t *out, const char *what)
+{
+    const char *p = c->p, *e = c->e, *start = c->p;
+    uint64_t v;
+    int is_int, neg, big, rc;
+
     if (MEL_LIKELY(p < e && is_digit(*p) && *p != '0')) {
         /* fast path: up to 19 digits cannot overflow */
         const char *lim = (e - p > 19) ? p + 19 : e;
@@ -671,11 +688,19 @@ static int names_put(mel_loader *l, const char *s, size_t len, uint64_t *off)
 
 static uint32_t hash_name(const char *s, size_t len, uint64_t seed)
 {
-    uint64_t h = 0xcbf29ce484222325ull ^ (seed * 0x9E3779B97F4A7C15ull);
-    size_t k;
-    for (k = 0; k < len; k++) {
-        h ^= (uint8_t)s[k];
-        h *= 0x100000001b3ull;
+    uint64_t h = (seed * 0x9E3779B97F4A7C15ull) ^ len, t;
+
+    while (len >= 8) {
+        memcpy(&t, s, 8);
+        h = (h ^ t) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        s += 8;
+        len -= 8;
+    }
+    if (len) {
+        t = 0;
+        memcpy(&t, s, len);
+        h = (h ^ t) * 0xc4ceb9fe1a85ec53ull;
     }
     return (uint32_t)(h ^ (h >> 29));
 }
@@ -743,11 +768,76 @@ static uint32_t rawtype_intern(mel_loader *l, const char *name, size_t len, uint
 
 #define LINE_META 1 /* the line is a header or trailer */
 
+/* The keys as the writer spells them, with ": ", padded to 16 bytes. */
+static const char K_ADDRESS[16] = "\"address\": ";
+static const char K_TYPE[16] = "\"type\": ";
+static const char K_TYPE_ADDR[16] = "\"type_addr\": ";
+static const char K_SIZE[16] = "\"size\": ";
+static const char K_STATIC[16] = "\"static\": ";
+static const char K_LEN[16] = "\"len\": ";
+static const char K_VALUE[16] = "\"value\": ";
+static const char K_REFS[16] = "\"refs\": ";
+static const char K_NAME[16] = "\"name\": ";
+static const char K_KV[16] = "\"kv\": ";
+static const char K_QUALNAME[16] = "\"qualname\": ";
+
+static inline uint64_t ld64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* Nonzero if the ll (1-16) bytes at p (16 readable) equal lit16's. */
+static inline int lit_eq(const char *p, const char *lit16, size_t ll)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t a = ld64(p) ^ ld64(lit16), b;
+    if (ll <= 8)
+        return (a << (8 * (8 - ll))) == 0;
+    b = ld64(p + 8) ^ ld64(lit16 + 8);
+    return (a | (b << (8 * (16 - ll)))) == 0;
+#else
+    return memcmp(p, lit16, ll) == 0;
+#endif
+}
+
 static int key_is(const char *k, size_t klen, const char *lit, size_t litlen)
 {
     return klen == litlen && memcmp(k, lit, litlen) == 0;
 }
 #define KEY(lit) key_is(key, klen, lit, sizeof(lit) - 1)
+
+/* Object line keys the loader reads. */
+enum {
+    KID_OTHER = 0, KID_REFS, KID_ADDRESS, KID_TYPE, KID_SIZE, KID_VALUE, KID_NAME, KID_LEN,
+    KID_TYPE_ADDR, KID_KV, KID_QUALNAME, KID_STATIC, KID_MELIAE
+};
+
+static int key_id(const char *key, size_t klen)
+{
+    switch (klen) {
+    case 2: return KEY("kv") ? KID_KV : KID_OTHER;
+    case 3: return KEY("len") ? KID_LEN : KID_OTHER;
+    case 4:
+        if (KEY("refs"))
+            return KID_REFS;
+        if (KEY("type"))
+            return KID_TYPE;
+        if (KEY("size"))
+            return KID_SIZE;
+        return KEY("name") ? KID_NAME : KID_OTHER;
+    case 5: return KEY("value") ? KID_VALUE : KID_OTHER;
+    case 6:
+        if (KEY("static"))
+            return KID_STATIC;
+        return KEY("meliae") ? KID_MELIAE : KID_OTHER;
+    case 7: return KEY("address") ? KID_ADDRESS : KID_OTHER;
+    case 8: return KEY("qualname") ? KID_QUALNAME : KID_OTHER;
+    case 9: return KEY("type_addr") ? KID_TYPE_ADDR : KID_OTHER;
+    default: return KID_OTHER;
+    }
+}
 
 /* Parses the refs array at c->p, appending raw addresses to l->refs. */
 static int parse_refs(lp *c)
@@ -880,7 +970,7 @@ static int parse_members(lp *c, rec *r, uint64_t refs_mark, uint64_t arena_mark)
     mel_loader *l = c->l;
     const char *key;
     size_t klen;
-    int rc, esc, have_refs = 0;
+    int rc, esc, have_refs = 0, kid;
     uint64_t u;
 
     skip_ws(c);
@@ -894,35 +984,40 @@ static int parse_members(lp *c, rec *r, uint64_t refs_mark, uint64_t arena_mark)
             /* fast path: the keys as the writer spells them, with ": " */
             const char *lit = NULL;
             size_t ll = 0;
+            kid = KID_OTHER;
             switch (c->p[1]) {
-            case 'a': lit = "\"address\": "; ll = 11; break;
+            case 'a': lit = K_ADDRESS; kid = KID_ADDRESS; ll = 11; break;
             case 't':
                 if (c->p[5] == '"') {
-                    lit = "\"type\": ";
+                    lit = K_TYPE;
+                    kid = KID_TYPE;
                     ll = 8;
                 } else {
-                    lit = "\"type_addr\": ";
+                    lit = K_TYPE_ADDR;
+                    kid = KID_TYPE_ADDR;
                     ll = 13;
                 }
                 break;
             case 's':
                 if (c->p[2] == 'i') {
-                    lit = "\"size\": ";
+                    lit = K_SIZE;
+                    kid = KID_SIZE;
                     ll = 8;
                 } else {
-                    lit = "\"static\": ";
+                    lit = K_STATIC;
+                    kid = KID_STATIC;
                     ll = 10;
                 }
                 break;
-            case 'l': lit = "\"len\": "; ll = 7; break;
-            case 'v': lit = "\"value\": "; ll = 9; break;
-            case 'r': lit = "\"refs\": "; ll = 8; break;
-            case 'n': lit = "\"name\": "; ll = 8; break;
-            case 'k': lit = "\"kv\": "; ll = 6; break;
-            case 'q': lit = "\"qualname\": "; ll = 12; break;
+            case 'l': lit = K_LEN; kid = KID_LEN; ll = 7; break;
+            case 'v': lit = K_VALUE; kid = KID_VALUE; ll = 9; break;
+            case 'r': lit = K_REFS; kid = KID_REFS; ll = 8; break;
+            case 'n': lit = K_NAME; kid = KID_NAME; ll = 8; break;
+            case 'k': lit = K_KV; kid = KID_KV; ll = 6; break;
+            case 'q': lit = K_QUALNAME; kid = KID_QUALNAME; ll = 12; break;
             default: break;
             }
-            if (lit && memcmp(c->p, lit, ll) == 0) {
+            if (lit && lit_eq(c->p, lit, ll)) {
                 key = lit + 1;
                 klen = ll - 4;
                 c->p += ll;
@@ -940,6 +1035,7 @@ static int parse_members(lp *c, rec *r, uint64_t refs_mark, uint64_t arena_mark)
             if (rc)
                 return rc;
         }
+        kid = key_id(key, klen);
         if (MEL_LIKELY(c->p + 1 < c->e && c->p[0] == ':' && c->p[1] == ' ')) {
             c->p += 2;
         } else {
@@ -950,27 +1046,27 @@ static int parse_members(lp *c, rec *r, uint64_t refs_mark, uint64_t arena_mark)
         }
         skip_ws(c);
     have_key:
-        if (klen == 4 && memcmp(key, "refs", 4) == 0) {
+        if (kid == KID_REFS) {
             if (have_refs)
                 l->nrefs = refs_mark; /* a repeated key: the last one wins */
             rc = parse_refs(c);
             have_refs = 1;
-        } else if (KEY("address")) {
+        } else if (kid == KID_ADDRESS) {
             rc = parse_u64(c, &r->address, "address");
             r->have_addr = 1;
-        } else if (KEY("type")) {
+        } else if (kid == KID_TYPE) {
             if (c->p >= c->e || *c->p != '"')
                 return perr(c, c->p, MEL_EFIELD, "\"type\" must be a string");
             rc = string_to_buf(c, &l->tscratch, &l->tscratch_cap, &r->tname, &r->tname_len);
             r->have_type = 1;
-        } else if (KEY("size")) {
+        } else if (kid == KID_SIZE) {
             rc = parse_u64(c, &r->size, "size");
             r->have_size = 1;
-        } else if (KEY("value")) {
+        } else if (kid == KID_VALUE) {
             if (r->have_value && (r->vkind == MEL__V_TEXT || r->vkind == MEL__V_NAME))
                 l->g->varena.n = arena_mark;
             rc = parse_value(c, r);
-        } else if (KEY("name")) {
+        } else if (kid == KID_NAME) {
             if (c->p >= c->e || *c->p != '"')
                 return perr(c, c->p, MEL_EFIELD, "\"name\" must be a string");
             if (r->have_value) {
@@ -979,17 +1075,17 @@ static int parse_members(lp *c, rec *r, uint64_t refs_mark, uint64_t arena_mark)
                 rc = string_to_arena(c, &r->val);
                 r->vkind = MEL__V_NAME;
             }
-        } else if (KEY("len")) {
+        } else if (kid == KID_LEN) {
             rc = parse_u64(c, &u, "len");
             if (!rc && u > (uint64_t)INT64_MAX)
                 return perr(c, c->p, MEL_ERANGE, "\"len\" too large");
             r->len = (int64_t)u;
-        } else if (KEY("type_addr")) {
+        } else if (kid == KID_TYPE_ADDR) {
             rc = parse_u64(c, &r->type_addr, "type_addr");
-        } else if (KEY("kv")) {
+        } else if (kid == KID_KV) {
             r->kv_at = c->p;
             rc = parse_u64(c, &r->kv, "kv");
-        } else if (KEY("qualname")) {
+        } else if (kid == KID_QUALNAME) {
             const char *q;
             size_t qlen;
             if (c->p >= c->e || *c->p != '"')
@@ -1001,12 +1097,12 @@ static int parse_members(lp *c, rec *r, uint64_t refs_mark, uint64_t arena_mark)
                 r->qual_len = qlen;
                 r->have_qual = 1;
             }
-        } else if (KEY("static")) {
+        } else if (kid == KID_STATIC) {
             const char *at = c->p;
             rc = skip_value(c);
             if (!rc)
                 r->is_static = *at == 't';
-        } else if (KEY("meliae")) {
+        } else if (kid == KID_MELIAE) {
             return LINE_META;
         } else {
             rc = skip_value(c);
@@ -1116,8 +1212,17 @@ static int object_line(lp *c)
     g->flags[i] = (uint8_t)((r.is_static ? MEL_NODE_STATIC : 0) | (r.vkind << MEL__F_VSHIFT));
     g->val[i] = r.val;
     g->kv16[i] = 0;
-    if (mel__set_size(g, i, r.size) || mel__set_len(g, i, r.len) ||
-        (r.kv && mel__set_kv(g, i, r.kv)))
+    if (MEL_LIKELY(r.size < MEL__SIZE_SIDE))
+        g->size32[i] = (uint32_t)r.size;
+    else if (mel__set_size(g, i, r.size))
+        goto nomem;
+    if (r.len < 0)
+        g->len32[i] = MEL__LEN_NONE;
+    else if (MEL_LIKELY((uint64_t)r.len < MEL__LEN_SIDE))
+        g->len32[i] = (uint32_t)r.len;
+    else if (mel__set_len(g, i, r.len))
+        goto nomem;
+    if (r.kv && mel__set_kv(g, i, r.kv))
         goto nomem;
     if (r.have_qual && qual_add(l, i, r.qual_off, r.qual_len))
         goto nomem;
@@ -1729,6 +1834,7 @@ static int resolve_block(mel_loader *l, unsigned char *buf, uint64_t n)
 
     for (base = 0; base < n; base += B) {
         uint32_t im = (uint32_t)(((uint64_t)1 << g->hidxbits) - 1), fpm = ~im;
+        uint32_t hmask = (uint32_t)(((uint64_t)1 << g->hbits) - 1);
         unsigned bits = g->hbits;
         int stale = 0;
         m = n - base < B ? (unsigned)(n - base) : B;
@@ -1738,19 +1844,33 @@ static int resolve_block(mel_loader *l, unsigned char *buf, uint64_t n)
             PREFETCH(&g->hslots[hs[i]]);
         }
         for (i = 0; i < m; i++) {
-            uint32_t sl = g->hslots[hs[i]];
+            /* probe within the slot's cache line (already fetched): the
+             * first fingerprint match is the candidate, an empty slot
+             * proves the address absent */
             uint64_t x = mel__mix_addr(a[i]);
             uint32_t want = g->hidxbits >= 32 ? 0 : (uint32_t)((x & ((1u << (32 - g->hidxbits)) - 1)) << g->hidxbits);
-            cand[i] = MEL_NONE;
-            if (sl && (sl & fpm) == want) {
-                cand[i] = (sl & im) - 1;
-                PREFETCH(&g->addr[cand[i]]);
+            uint32_t h = hs[i], hend = (h | 15u) < hmask ? (h | 15u) : hmask;
+            cand[i] = MEL_NONE - 1; /* unknown: ask mel__find */
+            for (;;) {
+                uint32_t sl = g->hslots[h];
+                if (!sl) {
+                    cand[i] = MEL_NONE;
+                    break;
+                }
+                if ((sl & fpm) == want) {
+                    cand[i] = (sl & im) - 1;
+                    PREFETCH(&g->addr[cand[i]]);
+                    break;
+                }
+                if (h == hend)
+                    break;
+                h++;
             }
         }
         for (i = 0; i < m; i++) {
             uint32_t j = cand[i];
-            if (stale || j == MEL_NONE || g->addr[j] != a[i]) {
-                j = mel__find(g, a[i]);
+            if (stale || j >= MEL_NONE - 1 || g->addr[j] != a[i]) {
+                j = (!stale && j == MEL_NONE) ? MEL_NONE : mel__find(g, a[i]);
                 if (MEL_UNLIKELY(j == MEL_NONE)) {
                     j = add_missing(g, a[i]);
                     if (j == MEL_NONE)
