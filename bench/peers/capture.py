@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib
 import os
 import sys
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.dirname(HERE))
 
-from common import PeakProbe, emit, file_size  # noqa: E402
+from common import emit, file_size, load_adapter, measure  # noqa: E402
 import workloads  # noqa: E402
 
 ADAPTERS = {
@@ -47,11 +45,8 @@ def main() -> None:
 
     rec = {"side": "capture", "tool": args.tool, "workload": args.workload,
            "size": args.size}
-    try:
-        mod = importlib.import_module(ADAPTERS[args.tool])
-        mod.prepare()
-    except Exception as e:  # the tool is missing or broken here: say why
-        rec.update(status="unavailable", error="%s: %s" % (type(e).__name__, e))
+    mod = load_adapter(rec, ADAPTERS[args.tool])
+    if mod is None:
         emit(rec)
         return
 
@@ -61,26 +56,10 @@ def main() -> None:
     rec["objects"] = heap.objects
     gc.collect()
 
-    probe = PeakProbe()
-    probe.start()
-    rec["rss_before"] = probe.rss_before
-    t0 = time.perf_counter()
-    try:
-        out = mod.capture(args.dump)
-    except Exception as e:
-        rec.update(status="unavailable" if isinstance(e, ImportError) else "error",
-                   error="%s: %s" % (type(e).__name__, e),
-                   traceback=traceback.format_exc()[-2000:])
-        emit(rec)
-        return
-    rec["seconds"] = time.perf_counter() - t0
-    rec["extra_peak"] = probe.extra()
-    rec["peak_exact"] = probe.exact
-    rec.update(out)
-    rec["dump_bytes"] = file_size(args.dump)
-    rec["status"] = "ok"
-    if args.dump and not args.keep_dump and os.path.exists(args.dump):
-        os.unlink(args.dump)
+    if measure(rec, lambda: mod.capture(args.dump)):
+        rec["dump_bytes"] = file_size(args.dump)
+        if args.dump and not args.keep_dump and os.path.exists(args.dump):
+            os.unlink(args.dump)
     del heap
     emit(rec)
 

@@ -4,13 +4,17 @@ Runs on every Python the suite uses (3.8 to 3.13): 3.8 syntax only.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
 import re
 import resource
 import sys
-from typing import Any, Dict, Optional
+import time
+import traceback
+from types import ModuleType
+from typing import Any, Callable, Dict, Optional
 
 _STATUS_KEYS = ("VmHWM", "VmRSS")
 
@@ -111,6 +115,49 @@ class StageProbe:
 
     def done(self) -> None:
         self._close()
+
+
+def load_adapter(rec: Dict[str, Any], name: str) -> Optional[ModuleType]:
+    """Import adapter module ``name`` and run its ``prepare()``.
+
+    Returns the module, or None after recording in ``rec`` why the tool is
+    unavailable here (missing or broken).
+    """
+    try:
+        mod = importlib.import_module(name)
+        mod.prepare()
+    except Exception as e:
+        rec.update(status="unavailable", error="%s: %s" % (type(e).__name__, e))
+        return None
+    return mod
+
+
+def measure(rec: Dict[str, Any], call: Callable[[], Dict[str, Any]]) -> bool:
+    """Run ``call()`` as the measured step and record it in ``rec``.
+
+    Records the RSS before (``rss_before``), then the seconds and the peak RSS
+    above that RSS (``extra_peak``, ``peak_exact``), the figures ``call``
+    returns and ``status`` "ok".  When ``call`` raises, ``status`` says
+    "unavailable" (an ImportError) or "error" with the error and the end of
+    the traceback, and the result is False.
+    """
+    probe = PeakProbe()
+    probe.start()
+    rec["rss_before"] = probe.rss_before
+    t0 = time.perf_counter()
+    try:
+        out = call()
+    except Exception as e:
+        rec.update(status="unavailable" if isinstance(e, ImportError) else "error",
+                   error="%s: %s" % (type(e).__name__, e),
+                   traceback=traceback.format_exc()[-2000:])
+        return False
+    rec["seconds"] = time.perf_counter() - t0
+    rec["extra_peak"] = probe.extra()
+    rec["peak_exact"] = probe.exact
+    rec.update(out)
+    rec["status"] = "ok"
+    return True
 
 
 def emit(record: Dict[str, Any]) -> None:
