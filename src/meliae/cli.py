@@ -122,6 +122,18 @@ def _command(sub: Any, name: str, func: Callable[[argparse.Namespace], int], sum
     return p
 
 
+def _analysis(sub: Any, common: Sequence[argparse.ArgumentParser], name: str,
+              func: Callable[[argparse.Namespace], int], summary: str, description: str,
+              examples: Sequence[str], address: bool = False) -> argparse.ArgumentParser:
+    """Adds an analysis command of one dump: the common options, DUMP, then
+    ADDRESS when the command is about one object."""
+    p = _command(sub, name, func, summary, description, examples, common)
+    p.add_argument("dump", metavar="DUMP", help=_DUMP_HELP)
+    if address:
+        p.add_argument("address", metavar="ADDRESS", type=_address, help=_ADDRESS_HELP)
+    return p
+
+
 def _count_option(p: argparse.ArgumentParser, default: int, what: str) -> None:
     p.add_argument("-n", type=_positive, default=default, metavar="N",
                    help="how many %s (default %d)" % (what, default))
@@ -140,52 +152,46 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     common = [_analysis_parent()]
 
-    p = _command(
-        sub, "summarize", cmd_summarize, "type histogram of a dump",
+    p = _analysis(
+        sub, common, "summarize", cmd_summarize, "type histogram of a dump",
         "Print the classic summary table: objects, types and total size, then one row per "
         "type (at most 20): count, % of objects, total size, % of bytes, cumulative %, "
         "largest object, type.",
-        ["app.json", "--by count app.json", "--retained --json app.json.gz"], common)
-    p.add_argument("dump", metavar="DUMP", help=_DUMP_HELP)
+        ["app.json", "--by count app.json", "--retained --json app.json.gz"])
     p.add_argument("--by", choices=("size", "count", "retained"), default="size",
                    help="row order (default: size); 'retained' implies --retained")
     p.add_argument("--retained", action="store_true",
                    help="compute dominators and add a Retained column")
 
-    p = _command(
-        sub, "top", cmd_top, "the largest objects by retained or own size",
+    p = _analysis(
+        sub, common, "top", cmd_top, "the largest objects by retained or own size",
         "List the N objects that retain the most memory (what would be freed with them, "
         "from the dominator tree) or that are largest themselves.",
-        ["app.json", "-n 20 --by size app.json"], common)
-    p.add_argument("dump", metavar="DUMP", help=_DUMP_HELP)
+        ["app.json", "-n 20 --by size app.json"])
     p.add_argument("--by", choices=("retained", "size"), default="retained",
                    help="rank by retained size (default) or own size")
     _count_option(p, 10, "objects")
 
-    p = _command(
-        sub, "show", cmd_show, "one object with its children and parents",
+    p = _analysis(
+        sub, common, "show", cmd_show, "one object with its children and parents",
         "Print one object (type, size, value, length), the objects it references (with "
         "the edge label such as ['key'] or [3]) and the objects that reference it.",
-        ["app.json 140234567", "--json app.json 0x7f8a12345678"], common)
-    p.add_argument("dump", metavar="DUMP", help=_DUMP_HELP)
-    p.add_argument("address", metavar="ADDRESS", type=_address, help=_ADDRESS_HELP)
+        ["app.json 140234567", "--json app.json 0x7f8a12345678"], address=True)
     p.add_argument("--limit", type=_positive, default=50,
                    help="children and parents listed at most (default 50)")
 
-    p = _command(
-        sub, "path", cmd_path, "why an object is alive: the chain of references from a root",
+    _analysis(
+        sub, common, "path", cmd_path,
+        "why an object is alive: the chain of references from a root",
         "Print the shortest chain of references from a root (a header root marker such as "
         "sys.modules, or an object nothing refers to) to the object, one hop per line.",
-        ["app.json 140234567"], common)
-    p.add_argument("dump", metavar="DUMP", help=_DUMP_HELP)
-    p.add_argument("address", metavar="ADDRESS", type=_address, help=_ADDRESS_HELP)
+        ["app.json 140234567"], address=True)
 
-    p = _command(
-        sub, "suspects", cmd_suspects, "likely leaks",
+    p = _analysis(
+        sub, common, "suspects", cmd_suspects, "likely leaks",
         "List the objects and types most likely to be leaking: large retained sizes held "
         "by long-lived containers such as module-level caches.",
-        ["app.json", "--json app.json"], common)
-    p.add_argument("dump", metavar="DUMP", help=_DUMP_HELP)
+        ["app.json", "--json app.json"])
     _count_option(p, 10, "suspects")
 
     p = _command(
