@@ -1015,6 +1015,7 @@ static PyObject *graph_all_of_type(GraphObject *self, PyObject *args)
  * (dominators must be computed), ties in file order. */
 static PyObject *graph_top(GraphObject *self, PyObject *args)
 {
+    progress_ctx pc = {NULL, NULL};
     Py_ssize_t n;
     const char *by;
     int key, rc;
@@ -1037,7 +1038,9 @@ static PyObject *graph_top(GraphObject *self, PyObject *args)
         PyErr_Format(PyExc_ValueError, "by must be 'retained' or 'size', not '%s'", by);
         return NULL;
     }
+    graph_unlock(self, &pc);
     rc = mel_top(self->g, key, n > 0 ? (size_t)n : 0, &out, &nout);
+    graph_relock(self, &pc);
     return engine_index_list(self, rc, out, nout);
 }
 
@@ -1045,12 +1048,15 @@ static PyObject *graph_top(GraphObject *self, PyObject *args)
  * strings, or None. */
 static PyObject *graph_guess_intern_dict(GraphObject *self, PyObject *Py_UNUSED(ignored))
 {
+    progress_ctx pc = {NULL, NULL};
     uint32_t d = MEL_NONE;
     int rc;
 
     if (graph_check(self) < 0)
         return NULL;
+    graph_unlock(self, &pc);
     rc = mel_guess_intern_dict(self->g, &d);
+    graph_relock(self, &pc);
     if (rc != MEL_OK)
         return graph_error(self, rc);
     return optional_index(d);
@@ -1060,12 +1066,15 @@ static PyObject *graph_guess_intern_dict(GraphObject *self, PyObject *Py_UNUSED(
 static PyObject *graph_remove_expensive_references(GraphObject *self,
                                                    PyObject *Py_UNUSED(ignored))
 {
+    progress_ctx pc = {NULL, NULL};
     uint64_t changed = 0;
     int rc;
 
     if (graph_check(self) < 0)
         return NULL;
+    graph_unlock(self, &pc);
     rc = mel_remove_expensive_references(self->g, NULL, &changed);
+    graph_relock(self, &pc);
     if (rc != MEL_OK)
         return graph_error(self, rc);
     return PyLong_FromUnsignedLongLong(changed);
