@@ -15,14 +15,21 @@
  *   - A duplicate address keeps the first record; later ones are counted.
  *   - Object lines after the trailer are bad lines.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
 #include "graph_internal.h"
 #include "loader_internal.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #define MAX_DEPTH 256
+/* A merged load with at least this many refs resolves its two halves on
+ * two threads. */
+#define RESOLVE_THREAD_MIN ((uint64_t)1 << 16)
 #define DEFAULT_MAX_LINE ((size_t)1 << 30)
 
 /* A type as written in the dump: tp_name plus the type object's address. */
@@ -1824,7 +1831,39 @@ static int drop_duplicates(mel_loader *l)
  * prefetch every slot of the block, then read the slots and prefetch the
  * addresses they name, then confirm.  A fingerprint mismatch, a longer probe
  * or a missing address falls back to mel__find / add_missing. */
-static int resolve_block(mel_loader *l, unsigned char *buf, uint64_t n)
+/* Addresses a read-only resolution pass did not find: where they were
+ * (index into the block) and what they were. */
+typedef struct missrec {
+    uint64_t pos, addr;
+} missrec;
+
+typedef struct misslist {
+    const mel_allocator *alloc;
+    missrec *v;
+    size_t n, cap;
+} misslist;
+
+static int miss_add(misslist *ml, uint64_t pos, uint64_t addr)
+{
+    if (ml->n == ml->cap) {
+        size_t ncap = ml->cap ? ml->cap * 2 : 1024;
+        missrec *nv = mel__realloc(ml->alloc, ml->v, ml->cap * sizeof *nv, ncap * sizeof *nv);
+        if (!nv)
+            return MEL_ENOMEM;
+        ml->v = nv;
+        ml->cap = ncap;
+    }
+    ml->v[ml->n].pos = pos;
+    ml->v[ml->n++].addr = addr;
+    return MEL_OK;
+}
+
+/* Resolves buf[0..n) in place (u64 addresses -> u32 nodes).  With miss
+ * NULL, an absent address becomes a missing node at once; otherwise the
+ * graph is only read (two blocks may be resolved at the same time) and
+ * absent addresses are listed in miss for the caller, their slots left
+ * MEL_NONE. */
+static int resolve_block(mel_loader *l, unsigned char *buf, uint64_t n, misslist *miss)
 {
     enum { B = 64 };
     struct mel_graph *g = l->g;
@@ -1871,14 +1910,17 @@ static int resolve_block(mel_loader *l, unsigned char *buf, uint64_t n)
             uint32_t j = cand[i];
             if (stale || j >= MEL_NONE - 1 || g->addr[j] != a[i]) {
                 j = (!stale && j == MEL_NONE) ? MEL_NONE : mel__find(g, a[i]);
-                if (MEL_UNLIKELY(j == MEL_NONE)) {
+                if (MEL_UNLIKELY(j == MEL_NONE) && miss) {
+                    if (miss_add(miss, base + i, a[i]))
+                        return MEL_ENOMEM;
+                } else if (MEL_UNLIKELY(j == MEL_NONE)) {
                     j = add_missing(g, a[i]);
                     if (j == MEL_NONE)
                         return MEL_ENOMEM;
                     stale = 1; /* the index may have been rebuilt */
                 }
             }
-            if (MEL_UNLIKELY(j >= g->n))
+            if (MEL_UNLIKELY(j >= g->n) && !miss)
                 l->rep.dangling_refs++;
             memcpy(buf + (base + i) * 4, &j, 4);
         }
@@ -1886,23 +1928,94 @@ static int resolve_block(mel_loader *l, unsigned char *buf, uint64_t n)
     return MEL_OK;
 }
 
+typedef struct resolve_job {
+    mel_loader *l;
+    unsigned char *buf;
+    uint64_t n;
+    misslist miss;
+    int rc;
+} resolve_job;
+
+static void *resolve_thread(void *arg)
+{
+    resolve_job *j = arg;
+    j->rc = resolve_block(j->l, j->buf, j->n, &j->miss);
+    return NULL;
+}
+
+/* Gives each listed absent address its node (a missing node, created in
+ * list order, so in order of first appearance as in a one-block pass). */
+static int resolve_misses(mel_loader *l, unsigned char *buf, const misslist *ml)
+{
+    size_t k;
+
+    for (k = 0; k < ml->n; k++) {
+        uint32_t j = mel__find(l->g, ml->v[k].addr);
+        if (j == MEL_NONE) {
+            j = add_missing(l->g, ml->v[k].addr);
+            if (j == MEL_NONE)
+                return MEL_ENOMEM;
+        }
+        l->rep.dangling_refs++;
+        memcpy(buf + ml->v[k].pos * 4, &j, 4);
+    }
+    return MEL_OK;
+}
+
+/* Resolves the two blocks of a merged load on two threads, then their
+ * absent addresses in file order.  0, MEL_ENOMEM, or 1 if no thread could
+ * be started (nothing done). */
+static int resolve_two(mel_loader *l)
+{
+    resolve_job j1, j2;
+    pthread_t th;
+    int rc;
+
+    memset(&j1, 0, sizeof j1);
+    memset(&j2, 0, sizeof j2);
+    j1.l = j2.l = l;
+    j1.miss.alloc = j2.miss.alloc = l->alloc;
+    j1.buf = (unsigned char *)l->refs;
+    j1.n = l->nrefs;
+    j2.buf = (unsigned char *)l->refs2;
+    j2.n = l->nrefs2;
+    if (pthread_create(&th, NULL, resolve_thread, &j2) != 0)
+        return 1;
+    resolve_thread(&j1);
+    pthread_join(th, NULL);
+    rc = j1.rc ? j1.rc : j2.rc;
+    if (!rc)
+        rc = resolve_misses(l, j1.buf, &j1.miss);
+    if (!rc)
+        rc = resolve_misses(l, j2.buf, &j2.miss);
+    mel__free(l->alloc, j1.miss.v, 0);
+    mel__free(l->alloc, j2.miss.v, 0);
+    return rc;
+}
+
 /* Resolves raw ref addresses into node indexes, in place (u64 -> u32), then
  * hands the array to the graph as its children.  A merged second half's
- * refs are resolved in their own block and appended.  Lookups go in blocks
- * of 64 so their cache misses overlap: hash and prefetch every slot of the
- * block, then read the slots and prefetch the addresses they name, then
- * confirm.  A fingerprint mismatch, a longer probe or a missing address
- * falls back to mel__find / add_missing. */
+ * refs are resolved in their own block (on a second thread when there are
+ * many) and appended.  Lookups go in blocks of 64 so their cache misses
+ * overlap: hash and prefetch every slot of the block, then read the slots
+ * and prefetch the addresses they name, then confirm.  A fingerprint
+ * mismatch, a longer probe or a missing address falls back to mel__find /
+ * add_missing. */
 static int resolve_refs(mel_loader *l)
 {
     struct mel_graph *g = l->g;
     uint64_t n1 = l->nrefs, n2 = l->nrefs2, n = n1 + n2;
     unsigned char *dst;
+    int rc = 1;
 
     g->coff[g->n] = (uint32_t)n;
-    if (resolve_block(l, (unsigned char *)l->refs, n1) ||
-        resolve_block(l, (unsigned char *)l->refs2, n2))
-        return MEL_ENOMEM;
+    if (n2 && n >= RESOLVE_THREAD_MIN && !l->alloc)
+        rc = resolve_two(l);
+    if (rc == 1 && (resolve_block(l, (unsigned char *)l->refs, n1, NULL) ||
+                    resolve_block(l, (unsigned char *)l->refs2, n2, NULL)))
+        rc = MEL_ENOMEM;
+    if (rc < 0)
+        return rc;
     dst = mel__realloc(l->alloc, l->refs, (size_t)l->refs_cap * 8, (size_t)(n ? n : 1) * 4);
     if (!dst)
         return MEL_ENOMEM;

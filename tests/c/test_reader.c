@@ -770,10 +770,10 @@ static void check_split_same(const char *what, const char *path, int strict)
  * classic), types with qualnames (two classes named Foo in different
  * modules, the second defined late), escaped values, ints, bools, big
  * sizes and lens, kv pairs, duplicates across and within the halves,
- * dangling refs, a trailer.  extra (may be NULL) replaces line at_line
+ * dangling refs (dups: also duplicates), a trailer.  extra (may be NULL) replaces line at_line
  * (1-based, counting the header) when at_line > 0. */
 static size_t gen_dump(char *buf, size_t cap, unsigned n, int classic, unsigned at_line,
-                       const char *extra, int final_newline)
+                       const char *extra, int final_newline, int dups)
 {
     size_t w = 0;
     unsigned i, line = 1;
@@ -801,7 +801,7 @@ static size_t gen_dump(char *buf, size_t cap, unsigned n, int classic, unsigned 
         x ^= x >> 7;
         x ^= x << 17;
         r = x;
-        if (i == n / 2 + 3 || i == n - 5)
+        if (dups && (i == n / 2 + 3 || i == n - 5))
             addr = 1000 + (r % (n / 4)); /* duplicates: across the halves, and late */
         if (i == 0 || i == n / 2 + 10) {
             GEN("{\"address\": %llu, \"type\": \"type\", \"size\": 900, \"name\": \"Foo\", "
@@ -824,7 +824,9 @@ static size_t gen_dump(char *buf, size_t cap, unsigned n, int classic, unsigned 
         nr = (unsigned)(r >> 20) % 6 + 2;
         GEN(", \"refs\": [");
         for (k = 0; k < nr; k++) {
-            uint64_t t = (r >> (8 + k * 5)) % 97 == 0 ? 5000000 + k : 1000 + ((r >> k) % n);
+            /* dangling: some addresses only in the first half, some only in the second */
+            uint64_t t = (r >> (8 + k * 5)) % 97 == 0 ? 5000000 + (i < n / 2 ? 0 : 100) + k
+                                                      : 1000 + ((r >> k) % n);
             GEN(k ? ", %llu" : "%llu", (unsigned long long)t);
         }
         GEN("]}%s\n", classic ? "," : "");
@@ -852,7 +854,7 @@ static void test_split_load(void)
         "[",
     };
     char path[] = "/tmp/mel_test_split_XXXXXX";
-    size_t cap = 1 << 20, len, k;
+    size_t cap = 4 << 20, len, k;
     char *buf = malloc(cap);
     unsigned n = 3000, where[] = {1, 2, 40, 1499, 1502, 2900, 3001, 3002};
     int fd = mkstemp(path), strict;
@@ -864,26 +866,37 @@ static void test_split_load(void)
     }
     close(fd);
     for (strict = 0; strict <= 1; strict++) {
-        len = gen_dump(buf, cap, n, 0, 0, NULL, 1);
+        len = gen_dump(buf, cap, n, 0, 0, NULL, 1, 1);
         MT_CHECK(len < cap);
         write_file(path, buf, len);
         check_split_same("generated", path, strict);
-        len = gen_dump(buf, cap, n, 0, 0, NULL, 0);
+        len = gen_dump(buf, cap, n, 0, 0, NULL, 0, 1);
         write_file(path, buf, len);
         check_split_same("no final newline", path, strict);
-        len = gen_dump(buf, cap, n, 1, 0, NULL, 1);
+        len = gen_dump(buf, cap, n, 1, 0, NULL, 1, 1);
         write_file(path, buf, len);
         check_split_same("classic", path, strict);
         for (k = 0; k < sizeof bad / sizeof *bad; k++) {
             size_t q;
             for (q = 0; q < sizeof where / sizeof *where; q++) {
                 char what[64];
-                len = gen_dump(buf, cap, n, 0, where[q], bad[k], 1);
+                len = gen_dump(buf, cap, n, 0, where[q], bad[k], 1, 1);
                 write_file(path, buf, len);
                 snprintf(what, sizeof what, "bad %zu at line %u", k, where[q]);
                 check_split_same(what, path, strict);
             }
         }
+        /* enough refs for the two-thread reference resolution */
+        len = gen_dump(buf, cap, 20000, 0, 0, NULL, 1, 0);
+        MT_CHECK(len < cap);
+        write_file(path, buf, len);
+        check_split_same("large", path, strict);
+        len = gen_dump(buf, cap, 20000, 0, 0, NULL, 1, 1);
+        write_file(path, buf, len);
+        check_split_same("large with duplicates", path, strict);
+        len = gen_dump(buf, cap, 20000, 0, 15000, bad[0], 1, 0);
+        write_file(path, buf, len);
+        check_split_same("large, bad line late", path, strict);
         write_file(path, MIXED, sizeof MIXED - 1);
         check_split_same("mixed", path, strict);
         write_file(path, L1, sizeof L1 - 1);
