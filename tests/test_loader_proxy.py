@@ -329,3 +329,28 @@ def test_values_by_kind() -> None:
     values: Dict[int, object] = {a: om[a].value for a in (1, 2, 3, 4)}
     assert values == {1: "v", 2: -5, 3: False, 4: None}
     assert type(values[3]) is bool
+
+
+def test_get_all_follows_written_sizes_and_types() -> None:
+    om = build([line(a, "T", 10, list(range(1, a % 3 + 1))) for a in range(1, 9)])
+    om.compute_parents()
+    om[5].size = 99
+    om[2].type_str = "U"
+    om[7].type_str = "\udc80odd"
+    rest = [om[a] for a in (1, 3, 4, 5, 6, 8)]
+    want = sorted(rest, key=lambda o: (o.size, len(o), o.num_parents), reverse=True)
+    assert om.get_all("T") == want
+    assert om.get_all("U") == [om[2]]
+    assert om.get_all("\udc80odd") == [om[7]]
+    assert om[7].type_str == "\udc80odd"
+
+
+def test_size_must_fit_in_64_bits() -> None:
+    om = build([line(1, "T", 10)])
+    with pytest.raises(OverflowError):
+        om[1].size = -1
+    with pytest.raises(OverflowError):
+        om[1].size = 1 << 64
+    assert om[1].size == 10
+    om[1].size = (1 << 64) - 1
+    assert om[1].size == (1 << 64) - 1
