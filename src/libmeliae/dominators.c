@@ -8,9 +8,12 @@
  * Everything works in DFS preorder numbers: the super-root is 0, the graph's
  * live nodes are 1..N.  No recursion: the DFS keeps a per-vertex edge cursor
  * and walks back through parent[], and EVAL compresses paths with an explicit
- * stack.  Working memory is six u32 arrays (24 bytes per node), plus the
- * back and cross edges in preorder space when the caller has no predecessor
- * lists.  EVAL keeps each vertex's forest ancestor and the least
+ * stack.  Working memory is six u32 arrays (24 bytes per node) when the
+ * caller passes predecessor lists.  Without them the back and cross edges
+ * are copied in preorder space (4 bytes per node of offsets and 4 per edge)
+ * and share one block with EVAL's arrays (see build_reverse), so the peak is
+ * about 20 bytes per node plus 4 per node or per such edge, whichever is
+ * more.  EVAL keeps each vertex's forest ancestor and the least
  * semidominator on its compressed path side by side (one cache line).
  */
 #define _DEFAULT_SOURCE 1 /* MADV_HUGEPAGE */
@@ -31,8 +34,9 @@ typedef struct dom_work {
                           al[2p+1] least semidominator on p's compressed path */
     uint32_t *semi;    /* DFS edge cursor, then semidominator (preorder space) */
     uint32_t *roff;    /* back/cross edges in preorder space, or NULL */
-    uint32_t *rdst;
+    uint32_t *rdst;    /* the edges, then al, in one block of rcap words */
     uint64_t nredges;
+    size_t rcap;
     uint32_t *stack;   /* EVAL path stack */
     size_t stack_cap;
     mel_progress_fn progress;
@@ -81,31 +85,59 @@ static void free_u32(const mel_allocator *a, uint32_t **p, size_t count)
     *p = NULL;
 }
 
-/* Depth-first preorder from root r, numbering from *next. */
+/* Depth-first preorder from root r, numbering from *next.  The edge scan of
+ * the vertex on top keeps its cursor in registers and prefetches the
+ * preorder number of the successor LOOKAHEAD edges ahead: most edges lead to
+ * vertices seen already, so the scan is a run of random reads of num[]. */
+#define LOOKAHEAD 8
 static void dfs_from(const mel__digraph *g, dom_work *w, uint32_t r, uint32_t *next)
 {
     uint32_t cur = (*next)++;
+    uint32_t *num = w->num;
 
-    w->num[r] = cur;
+    num[r] = cur;
     w->vertex[cur] = r;
     w->idom[cur] = 0;
     w->semi[cur] = 0;
     while (cur != 0) {
-        uint32_t v = w->vertex[cur];
-        if (w->semi[cur] < mel__dg_deg(g, v)) {
-            uint32_t c = mel__dg_succ(g, v)[w->semi[cur]++];
-            if (w->num[c] == 0 && !mel__dg_dead(g, c)) {
-                uint32_t k = (*next)++;
-                const uint32_t *cs = mel__dg_succ(g, c);
-                uint32_t cd = mel__dg_deg(g, c);
-                for (uint32_t j = 0; j < cd && j < 16; j++)
-                    __builtin_prefetch(&w->num[cs[j]]);
-                w->num[c] = k;
-                w->vertex[k] = c;
-                w->idom[k] = cur;
-                w->semi[k] = 0;
-                cur = k;
+        uint32_t v = w->vertex[cur], k = w->semi[cur], d = mel__dg_deg(g, v), c = 0;
+        const uint32_t *s = mel__dg_succ(g, v);
+        int found = 0;
+
+        while (k < d) {
+            if (k + LOOKAHEAD < d)
+                __builtin_prefetch(&num[s[k + LOOKAHEAD]]);
+            if (k + LOOKAHEAD / 2 < d) {
+                uint32_t a = s[k + LOOKAHEAD / 2];
+                if (num[a] == 0) { /* likely the next tree edge: its edge list */
+                    __builtin_prefetch(&g->off[a]);
+                    if (g->flags)
+                        __builtin_prefetch(&g->flags[a]);
+                }
             }
+            if (k + 2 < d) {
+                uint32_t a = s[k + 2];
+                if (num[a] == 0)
+                    __builtin_prefetch(mel__dg_succ(g, a));
+            }
+            c = s[k++];
+            if (num[c] == 0 && !mel__dg_dead(g, c)) {
+                found = 1;
+                break;
+            }
+        }
+        w->semi[cur] = k;
+        if (found) {
+            uint32_t nk = (*next)++;
+            const uint32_t *cs = mel__dg_succ(g, c);
+            uint32_t cd = mel__dg_deg(g, c);
+            for (uint32_t j = 0; j < cd && j < LOOKAHEAD; j++)
+                __builtin_prefetch(&num[cs[j]]);
+            num[c] = nk;
+            w->vertex[nk] = c;
+            w->idom[nk] = cur;
+            w->semi[nk] = 0;
+            cur = nk;
         } else {
             cur = w->idom[cur];
         }
@@ -183,7 +215,20 @@ static int build_reverse(const mel__digraph *g, dom_work *w)
         total += c;
     }
     w->nredges = total;
-    w->rdst = alloc_u32(w->a, total);
+    /* One block holds the edges and, from SNCA on, al: vertex q's pair sits
+     * at word base + 2q with base = rcap - 2(N+1).  SNCA takes p from N
+     * down to 1 and only reads the edges of vertices <= p, which end at
+     * roff[p+1], and the pairs of vertices >= p: so when every pair q lies
+     * at or above roff[q], that is rcap >= roff[q] + 2(N - q + 1), pair p is
+     * written over edges already read, and the block needs about
+     * max(edges, 2N) words instead of edges + 2N. */
+    w->rcap = (size_t)total > 2 * (size_t)N + 2 ? (size_t)total : 2 * (size_t)N + 2;
+    for (p = 1; p <= N; p++) {
+        size_t need = (size_t)w->roff[p] + 2 * ((size_t)N - p + 1);
+        if (need > w->rcap)
+            w->rcap = need;
+    }
+    w->rdst = alloc_u32(w->a, w->rcap);
     if (!w->rdst)
         return MEL_ENOMEM;
     for (v = 0; v < g->n; v++) {
@@ -242,8 +287,9 @@ static int semidominators(const mel__digraph *preds, dom_work *w)
     uint32_t N = w->nlive, p;
     int rc;
 
-    for (p = 0; p <= N; p++)
-        w->al[2 * (size_t)p] = w->idom[p];
+    /* al[2p] (forest ancestor: the DFS parent to begin with) and al[2p+1]
+     * are written when p is processed: EVAL only reads processed vertices,
+     * and al may share its block with the edges of vertices not yet read. */
     for (p = N; p >= 1; p--) {
         uint32_t s = w->semi[p]; /* DFS parent, or 0 for a root */
         const uint32_t *pr;
@@ -279,6 +325,7 @@ static int semidominators(const mel__digraph *preds, dom_work *w)
                 s = cand;
         }
         w->semi[p] = s;
+        w->al[2 * (size_t)p] = w->idom[p];
         w->al[2 * (size_t)p + 1] = s;
         if (((N - p) & (PROGRESS_EVERY - 1)) == 0 && (rc = tick(w, N - p)) != MEL_OK)
             return rc;
@@ -347,10 +394,13 @@ int mel__dominators(const mel__digraph *g, const mel__digraph *preds, const uint
         free_u32(a, &w.num, g->n); /* the reverse graph is in preorder space */
     }
     rc = MEL_ENOMEM;
-    w.al = alloc_u32(a, 2 * ((size_t)w.nlive + 1));
+    if (w.rdst)
+        w.al = w.rdst + (w.rcap - 2 * ((size_t)w.nlive + 1));
+    else if (!(w.al = alloc_u32(a, 2 * ((size_t)w.nlive + 1))))
+        goto done;
     w.stack_cap = 1024;
     w.stack = alloc_u32(a, w.stack_cap);
-    if (!w.al || !w.stack)
+    if (!w.stack)
         goto done;
     if ((rc = semidominators(preds, &w)) != MEL_OK)
         goto done;
@@ -358,9 +408,11 @@ int mel__dominators(const mel__digraph *g, const mel__digraph *preds, const uint
 
     /* release the working arrays before the result is laid out */
     free_u32(a, &w.stack, w.stack_cap);
-    free_u32(a, &w.al, 2 * ((size_t)w.nlive + 1));
+    if (!w.rdst)
+        free_u32(a, &w.al, 2 * ((size_t)w.nlive + 1));
+    w.al = NULL;
     free_u32(a, &w.semi, (size_t)w.nlive + 1);
-    free_u32(a, &w.rdst, w.nredges);
+    free_u32(a, &w.rdst, w.rcap);
     free_u32(a, &w.roff, (size_t)w.nlive + 2);
     free_u32(a, &w.num, g->n);
     rc = MEL_ENOMEM;
@@ -385,10 +437,11 @@ done:
     free_u32(a, &w.num, g->n);
     free_u32(a, &w.vertex, (size_t)w.nlive + 1);
     free_u32(a, &w.idom, (size_t)w.nlive + 1);
-    free_u32(a, &w.al, 2 * ((size_t)w.nlive + 1));
+    if (!w.rdst)
+        free_u32(a, &w.al, 2 * ((size_t)w.nlive + 1));
     free_u32(a, &w.semi, (size_t)w.nlive + 1);
     free_u32(a, &w.stack, w.stack_cap);
-    free_u32(a, &w.rdst, w.nredges);
+    free_u32(a, &w.rdst, w.rcap);
     free_u32(a, &w.roff, (size_t)w.nlive + 2);
     return rc;
 }
