@@ -82,11 +82,18 @@ static void side_fill(side *d)
         c = mel__children(g, s, &cnt);
         for (k = 0; k < cnt; k++) {
             uint32_t t = c[k], p;
+            /* two stages: the cursor (and list bound) 16 edges ahead, the
+             * list slot it names 8 edges ahead */
             if (k + 16 < cnt) {
                 MEL_PREFETCH(&cur[c[k + 16]]);
+                MEL_PREFETCH(&base[c[k + 16] + !d->up]);
             } else if (!(g->flags[s] & MEL__F_RELOC) && g->coff[s] + k + 16 < g->ncdst) {
-                MEL_PREFETCH(&cur[g->cdst[g->coff[s] + k + 16]]);
+                uint32_t t16 = g->cdst[g->coff[s] + k + 16];
+                MEL_PREFETCH(&cur[t16]);
+                MEL_PREFETCH(&base[t16 + !d->up]);
             }
+            if (k + 8 < cnt)
+                MEL_PREFETCH(&pdst[cur[c[k + 8]]]);
             if (has_del && (g->flags[t] & MEL_NODE_DELETED))
                 continue;
             p = cur[t];
