@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 
 #define PROGRESS_EVERY (1u << 20)
+#define PIPE 16 /* vertices between the first and the last prefetch stage */
 
 typedef struct dom_work {
     const mel_allocator *a;
@@ -301,9 +302,30 @@ static int semidominators(const mel__digraph *preds, dom_work *w)
             for (uint64_t j = 0; j < np; j++)
                 __builtin_prefetch(&w->al[2 * (size_t)pr[j]]);
         } else {
+            /* node-space lists: a chain of dependent random reads per
+             * vertex (its list offset, the list, each predecessor's
+             * number, its EVAL pair), prefetched in stages ahead of p */
             uint32_t v = w->vertex[p];
+            if (p > PIPE) {
+                uint32_t u = w->vertex[p - PIPE];
+                __builtin_prefetch(&preds->off[u]);
+                if (preds->flags)
+                    __builtin_prefetch(&preds->flags[u]);
+            }
+            if (p > PIPE / 2)
+                __builtin_prefetch(mel__dg_succ(preds, w->vertex[p - PIPE / 2]));
+            if (p > PIPE / 4) {
+                uint32_t u = w->vertex[p - PIPE / 4], du = mel__dg_deg(preds, u);
+                const uint32_t *pu = mel__dg_succ(preds, u);
+                for (uint32_t j = 0; j < du && j < 8; j++)
+                    if (pu[j] < w->n)
+                        __builtin_prefetch(&w->num[pu[j]]);
+            }
             pr = mel__dg_succ(preds, v);
             np = mel__dg_deg(preds, v);
+            for (uint64_t j = 0; j < np && j < 8; j++)
+                if (pr[j] < w->n)
+                    __builtin_prefetch(&w->al[2 * (size_t)w->num[pr[j]]]);
         }
         for (uint64_t j = 0; j < np; j++) {
             uint32_t q, cand;
