@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -285,7 +286,7 @@ typedef struct half {
     mel_loader *l;
     mel_error err;
     int rc;
-    volatile int *stop;            /* set when the other half failed */
+    atomic_int *stop;              /* set when the other half failed */
 } half;
 
 static int half_feed(half *h)
@@ -296,7 +297,7 @@ static int half_feed(half *h)
 
     if (!buf)
         return mel__fail(&h->err, MEL_ENOMEM, "out of memory");
-    while (off < h->to && !*h->stop) {
+    while (off < h->to && !atomic_load_explicit(h->stop, memory_order_relaxed)) {
         size_t want = h->to - off < HALF_CHUNK ? (size_t)(h->to - off) : HALF_CHUNK;
         ssize_t r;
         do {
@@ -321,7 +322,7 @@ static int half_feed(half *h)
         rc = mel__loader_flush(h->l, &h->err);
     mel__free(NULL, buf, HALF_CHUNK);
     if (rc)
-        *h->stop = 1;
+        atomic_store_explicit(h->stop, 1, memory_order_relaxed);
     return rc;
 }
 
@@ -365,12 +366,13 @@ static int load_split(int fd, uint64_t base, uint64_t end, const mel_load_option
     mel_load_options o2 = *o;
     half h1, h2;
     pthread_t th;
-    volatile int stop = 0;
+    atomic_int stop;
     uint64_t cut;
     int rc, started = 0;
 
     memset(&h1, 0, sizeof h1);
     memset(&h2, 0, sizeof h2);
+    atomic_init(&stop, 0);
     h1.fd = h2.fd = fd;
     h1.name = h2.name = o->source_name;
     h1.stop = h2.stop = &stop;
@@ -423,7 +425,7 @@ static int load_split(int fd, uint64_t base, uint64_t end, const mel_load_option
         mel_loader_free(h1.l);
         mel_loader_free(h2.l);
         h1.l = h2.l = NULL;
-        stop = 0;
+        atomic_store(&stop, 0);
     }
     rc = mel_loader_new(o, &h1.l);
     if (rc) {
