@@ -20,7 +20,7 @@
  *      order up to cap in all, are moved down to close the gaps left by
  *      repeats and caps.
  * Transient memory: two u32 per node.  The random accesses of the count
- * and fill passes are prefetched 16 edges ahead.
+ * and fill passes are prefetched PF_FAR edges ahead.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -29,6 +29,11 @@
 
 #include <pthread.h>
 #include <string.h>
+
+/* Prefetch distances in edges: the per-target state, and the list slot it
+ * names (read from the state fetched earlier). */
+#define PF_FAR 40
+#define PF_NEAR 20
 
 /* Graphs with fewer edges are done on the calling thread alone. */
 #define THREAD_MIN_EDGES ((uint64_t)1 << 18)
@@ -57,10 +62,10 @@ static void side_count(side *d)
         c = mel__children(g, s, &cnt);
         for (k = 0; k < cnt; k++) {
             uint32_t t = c[k];
-            if (k + 16 < cnt)
-                MEL_PREFETCH(&cur[c[k + 16]]);
-            else if (!(g->flags[s] & MEL__F_RELOC) && g->coff[s] + k + 16 < g->ncdst)
-                MEL_PREFETCH(&cur[g->cdst[g->coff[s] + k + 16]]);
+            if (k + PF_FAR < cnt)
+                MEL_PREFETCH(&cur[c[k + PF_FAR]]);
+            else if (!(g->flags[s] & MEL__F_RELOC) && g->coff[s] + k + PF_FAR < g->ncdst)
+                MEL_PREFETCH(&cur[g->cdst[g->coff[s] + k + PF_FAR]]);
             if (has_del && (g->flags[t] & MEL_NODE_DELETED))
                 continue;
             cur[t]++;
@@ -82,18 +87,20 @@ static void side_fill(side *d)
         c = mel__children(g, s, &cnt);
         for (k = 0; k < cnt; k++) {
             uint32_t t = c[k], p;
-            /* two stages: the cursor (and list bound) 16 edges ahead, the
-             * list slot it names 8 edges ahead */
-            if (k + 16 < cnt) {
-                MEL_PREFETCH(&cur[c[k + 16]]);
-                MEL_PREFETCH(&base[c[k + 16] + !d->up]);
-            } else if (!(g->flags[s] & MEL__F_RELOC) && g->coff[s] + k + 16 < g->ncdst) {
-                uint32_t t16 = g->cdst[g->coff[s] + k + 16];
-                MEL_PREFETCH(&cur[t16]);
-                MEL_PREFETCH(&base[t16 + !d->up]);
+            /* two stages: the cursor (and list bound) PF_FAR edges ahead,
+             * the list slot it names PF_NEAR edges ahead */
+            if (k + PF_FAR < cnt) {
+                MEL_PREFETCH(&cur[c[k + PF_FAR]]);
+                MEL_PREFETCH(&base[c[k + PF_FAR] + !d->up]);
+            } else if (!(g->flags[s] & MEL__F_RELOC) && g->coff[s] + k + PF_FAR < g->ncdst) {
+                uint32_t tf = g->cdst[g->coff[s] + k + PF_FAR];
+                MEL_PREFETCH(&cur[tf]);
+                MEL_PREFETCH(&base[tf + !d->up]);
             }
-            if (k + 8 < cnt)
-                MEL_PREFETCH(&pdst[cur[c[k + 8]]]);
+            if (k + PF_NEAR < cnt)
+                MEL_PREFETCH(&pdst[cur[c[k + PF_NEAR]]]);
+            else if (!(g->flags[s] & MEL__F_RELOC) && g->coff[s] + k + PF_NEAR < g->ncdst)
+                MEL_PREFETCH(&pdst[cur[g->cdst[g->coff[s] + k + PF_NEAR]]]);
             if (has_del && (g->flags[t] & MEL_NODE_DELETED))
                 continue;
             p = cur[t];
