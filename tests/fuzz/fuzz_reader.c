@@ -358,7 +358,14 @@ static void fz_check_suspects_diff(mel_graph *g)
             MEL_FUZZ_CHECK(s->type_id < mel_graph_type_count(g));
             MEL_FUZZ_CHECK(s->path_len == 0 || s->path != NULL);
             MEL_FUZZ_CHECK(s->path_text != NULL);
-            MEL_FUZZ_CHECK(k == 0 || r->items[k - 1].retained >= s->retained);
+            /* largest retained first, groups held only by the super-root last */
+            if (k > 0) {
+                const mel_suspect *prev = &r->items[k - 1];
+                int prev_last = prev->kind == MEL_SUSPECT_GROUP && prev->node == MEL_NONE;
+                int last = s->kind == MEL_SUSPECT_GROUP && s->node == MEL_NONE;
+                MEL_FUZZ_CHECK(prev_last <= last);
+                MEL_FUZZ_CHECK(prev_last != last || prev->retained >= s->retained);
+            }
         }
         mel_suspect_report_free(r);
     }
