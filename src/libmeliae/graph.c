@@ -9,6 +9,7 @@
 #endif
 #include "graph_internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__linux__)
@@ -600,6 +601,78 @@ int mel__index_insert_new(struct mel_graph *g, uint32_t i)
     return MEL_OK;
 }
 
+#if defined(__GNUC__)
+/* Index builds over at least this many nodes run on two threads. */
+#define INDEX_THREAD_MIN ((uint32_t)1 << 17)
+
+/* One thread's share of a two-thread index build: nodes [from, to). */
+typedef struct index_part {
+    struct mel_graph *g;
+    uint32_t from, to;
+} index_part;
+
+/* Inserts nodes [from, to) into the shared table with compare-and-swap.
+ * Of nodes sharing an address the lowest index stays in the table; every
+ * other one is flagged MEL__F_RELOC, whichever thread meets it. */
+static void *index_part_run(void *arg)
+{
+    index_part *ip = arg;
+    struct mel_graph *g = ip->g;
+    uint32_t *slots = g->hslots, bits = g->hbits, idxbits = g->hidxbits, i;
+    uint32_t im = idx_mask(idxbits), fpm = ~im;
+    uint64_t mask = ((uint64_t)1 << bits) - 1;
+
+    for (i = ip->from; i < ip->to; i++) {
+        uint64_t a = g->addr[i], x = mel__mix_addr(a), h = x >> (64 - bits);
+        uint32_t want = slot_of(x, i, idxbits);
+        if (MEL_LIKELY(i + 48 < ip->to))
+            MEL_PREFETCH(&slots[mel__hash_addr(g->addr[i + 48], bits)]);
+        for (;;) {
+            uint32_t s = __atomic_load_n(&slots[h], __ATOMIC_ACQUIRE), other;
+            if (!s) {
+                if (__atomic_compare_exchange_n(&slots[h], &s, want, 0, __ATOMIC_ACQ_REL,
+                                                __ATOMIC_ACQUIRE))
+                    break;
+                continue; /* taken meanwhile: look at what is there now */
+            }
+            other = (s & im) - 1;
+            if ((s & fpm) != (want & fpm) || g->addr[other] != a) {
+                h = (h + 1) & mask;
+                continue;
+            }
+            if (other < i) {
+                __atomic_fetch_or(&g->flags[i], (uint8_t)MEL__F_RELOC, __ATOMIC_RELAXED);
+                break;
+            }
+            if (__atomic_compare_exchange_n(&slots[h], &s, want, 0, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_ACQUIRE)) {
+                __atomic_fetch_or(&g->flags[other], (uint8_t)MEL__F_RELOC, __ATOMIC_RELAXED);
+                break;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Fills the (empty, sized) table from two threads; 1 if no thread could be
+ * started (nothing done). */
+static int index_fill_two(struct mel_graph *g, uint32_t nn)
+{
+    index_part p0, p1;
+    pthread_t th;
+
+    p0.g = p1.g = g;
+    p0.from = 0;
+    p0.to = p1.from = nn / 2;
+    p1.to = nn;
+    if (pthread_create(&th, NULL, index_part_run, &p1) != 0)
+        return 1;
+    index_part_run(&p0);
+    pthread_join(th, NULL);
+    return 0;
+}
+#endif
+
 int mel__index_build(struct mel_graph *g, uint32_t *ndup)
 {
     uint32_t nn = mel__nodes(g), i, dups = 0;
@@ -623,9 +696,17 @@ int mel__index_build(struct mel_graph *g, uint32_t *ndup)
         return rc;
     }
     mel__free(g->alloc, old, 0);
+#if defined(__GNUC__)
+    if (nn >= INDEX_THREAD_MIN && index_fill_two(g, nn) == 0) {
+        for (i = 0; i < nn; i++)
+            dups += (g->flags[i] & MEL__F_RELOC) != 0;
+        *ndup = dups;
+        return MEL_OK;
+    }
+#endif
     for (i = 0; i < nn; i++) {
-        if (MEL_LIKELY(i + 16 < nn))
-            MEL_PREFETCH(&g->hslots[mel__hash_addr(g->addr[i + 16], g->hbits)]);
+        if (MEL_LIKELY(i + 48 < nn))
+            MEL_PREFETCH(&g->hslots[mel__hash_addr(g->addr[i + 48], g->hbits)]);
         rc = mel__index_insert_new(g, i);
         if (rc < 0)
             return rc;

@@ -908,6 +908,59 @@ static void test_split_load(void)
     free(buf);
 }
 
+/* Duplicate addresses in a dump large enough for the two-thread address
+ * index: the first record of each address stays, against a direct
+ * reference over the same lines. */
+static void test_duplicates_large(void)
+{
+    enum { N = 300000, DISTINCT = 200000 };
+    size_t cap = (size_t)N * 80, w = 0;
+    char *text = malloc(cap);
+    uint32_t *first = calloc(DISTINCT + 1, sizeof *first);
+    uint64_t expect_dups = 0, bad = 0, x = 12345;
+    mel_graph *g = NULL;
+    mel_load_report rep;
+    mel_error err;
+    uint32_t i;
+    int rc;
+
+    MT_CHECK(text != NULL && first != NULL);
+    if (!text || !first) {
+        free(text);
+        free(first);
+        return;
+    }
+    for (i = 0; i < N; i++) {
+        uint32_t a;
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        /* mostly fresh addresses, then repeats from anywhere before */
+        a = i < DISTINCT * 3 / 4 ? i + 1 : 1 + (uint32_t)((x >> 33) % DISTINCT);
+        if (first[a])
+            expect_dups++;
+        else
+            first[a] = i + 1;
+        w += (size_t)snprintf(text + w, cap - w,
+                              "{\"address\": %u, \"type\": \"T\", \"size\": %u, \"refs\": [%u]}\n",
+                              a, i, 1 + (uint32_t)((x >> 20) % DISTINCT));
+    }
+    rc = load_str(text, w, 0, 1 << 20, 0, &g, &rep, &err);
+    MT_EQ_INT(rc, MEL_OK);
+    MT_EQ_INT(rep.duplicates, expect_dups);
+    if (g) {
+        uint32_t a;
+        for (a = 1; a <= DISTINCT; a++) {
+            uint32_t node = mel_graph_lookup(g, a);
+            if (first[a] == 0 ? node != MEL_NONE
+                              : node == MEL_NONE || mel_graph_size(g, node) != first[a] - 1)
+                bad++;
+        }
+        MT_EQ_INT(bad, 0);
+        mel_graph_free(g);
+    }
+    free(text);
+    free(first);
+}
+
 static void test_pipe(void)
 {
     int fds[2];
@@ -1055,6 +1108,7 @@ int main(void)
     MT_RUN(test_gzip_and_paths);
     MT_RUN(test_pipe);
     MT_RUN(test_split_load);
+    MT_RUN(test_duplicates_large);
     MT_RUN(test_progress_and_cancel);
     MT_RUN(test_oom_injection);
     return MT_END();
