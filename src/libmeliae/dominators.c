@@ -299,8 +299,13 @@ static int semidominators(const mel__digraph *preds, dom_work *w)
         if (w->roff) {
             pr = w->rdst + w->roff[p];
             np = w->roff[p + 1] - w->roff[p];
-            for (uint64_t j = 0; j < np; j++)
-                __builtin_prefetch(&w->al[2 * (size_t)pr[j]]);
+            if (p > 4) {
+                /* the EVAL pairs of a vertex a few steps ahead */
+                const uint32_t *pa = w->rdst + w->roff[p - 4];
+                uint32_t na = w->roff[p - 3] - w->roff[p - 4];
+                for (uint32_t j = 0; j < na && j < 8; j++)
+                    __builtin_prefetch(&w->al[2 * (size_t)pa[j]]);
+            }
         } else {
             /* node-space lists: a chain of dependent random reads per
              * vertex (its list offset, the list, each predecessor's
