@@ -482,6 +482,20 @@ int mel_load_fd(int fd, const mel_load_options *opts, mel_graph **out, mel_load_
     s.err = err;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
         s.total = (uint64_t)st.st_size;
+    if (s.total >= split_min && !o.alloc) {
+        /* a large regular file: plain text goes to the two-thread load
+         * without a first chunk read here */
+        off_t pos = lseek(fd, 0, SEEK_CUR);
+        unsigned char magic[4];
+        ssize_t r;
+        do {
+            r = pos >= 0 ? pread(fd, magic, sizeof magic, pos) : -1;
+        } while (r < 0 && errno == EINTR);
+        if (r == (ssize_t)sizeof magic && (uint64_t)pos < s.total &&
+            !(magic[0] == 0x1f && magic[1] == 0x8b) &&
+            !(magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd))
+            return load_split(fd, (uint64_t)pos, s.total, &o, out, report, err);
+    }
     rc = mel_loader_new(&o, &l);
     if (rc) {
         rc = mel__fail(err, rc, "cannot create a loader");
@@ -517,17 +531,6 @@ int mel_load_fd(int fd, const mel_load_options *opts, mel_graph **out, mel_load_
                        s.name);
 #endif
     } else {
-        off_t pos = s.total ? lseek(fd, 0, SEEK_CUR) : (off_t)-1;
-        if (pos >= (off_t)s.in_len && !o.alloc && s.total >= split_min &&
-            s.total > (uint64_t)pos - s.in_len) {
-            /* the first chunk is read again by the halves (s.in stays
-             * allocated: freeing a block that large would raise libc's
-             * mmap threshold and make the big arrays grow by copying) */
-            mel_loader_free(l);
-            l = NULL;
-            rc = load_split(fd, (uint64_t)pos - s.in_len, s.total, &o, out, report, err);
-            goto done;
-        }
         rc = feed_plain(&s);
     }
     if (rc)
