@@ -11,8 +11,9 @@
  * stack.  Working memory is six u32 arrays (24 bytes per node) when the
  * caller passes predecessor lists.  Without them the back and cross edges
  * are copied in preorder space (4 bytes per node of offsets and 4 per edge)
- * and share one block with EVAL's arrays (see build_reverse), so the peak is
- * about 20 bytes per node plus 4 per node or per such edge, whichever is
+ * and share one block with EVAL's arrays (see build_reverse), and vertex[]
+ * is dropped meanwhile (rebuilt from num[] at the end), so the peak is
+ * about 16 bytes per node plus 8 per node or 4 per such edge, whichever is
  * more.  EVAL keeps each vertex's forest ancestor and the least
  * semidominator on its compressed path side by side (one cache line).
  */
@@ -416,9 +417,12 @@ int mel__dominators(const mel__digraph *g, const mel__digraph *preds, const uint
         w.semi[w.num[roots[k]]] = 0;
     free_u32(a, &roots, nroots);
     if (!preds) {
+        /* Nothing reads vertex[] until the result is laid out, and num[]
+         * holds the same map: vertex[] goes now and is rebuilt from num[]
+         * at the end, so the edge copy is made without it. */
+        free_u32(a, &w.vertex, (size_t)w.nlive + 1);
         if ((rc = build_reverse(g, &w)) != MEL_OK)
             goto done;
-        free_u32(a, &w.num, g->n); /* the reverse graph is in preorder space */
     }
     rc = MEL_ENOMEM;
     if (w.rdst)
@@ -441,8 +445,16 @@ int mel__dominators(const mel__digraph *g, const mel__digraph *preds, const uint
     free_u32(a, &w.semi, (size_t)w.nlive + 1);
     free_u32(a, &w.rdst, w.rcap);
     free_u32(a, &w.roff, (size_t)w.nlive + 2);
-    free_u32(a, &w.num, g->n);
     rc = MEL_ENOMEM;
+    if (!w.vertex) {
+        w.vertex = alloc_u32(a, (size_t)w.nlive + 1);
+        if (!w.vertex)
+            goto done;
+        for (v = 0; v < g->n; v++)
+            if (w.num[v] != 0)
+                w.vertex[w.num[v]] = v;
+    }
+    free_u32(a, &w.num, g->n);
     idom_node = alloc_u32(a, g->n);
     if (!idom_node)
         goto done;
