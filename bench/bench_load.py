@@ -163,7 +163,7 @@ def machine() -> List[str]:
 def section(args: argparse.Namespace) -> str:
     build()
     lines = [HEAD, ""]
-    lines += ["Produced by `python bench/bench_load.py %s`. " % " ".join(args.argv) +
+    lines += ["Produced by `%s`. " % " ".join(["python bench/bench_load.py"] + args.argv) +
               "Synthetic dumps from bench/gendump.c (our format 2.0: header, "
               "`type_addr` on every line, ~6 refs per object with 60%% near / 25%% hot / "
               "15%% random targets, a realistic type mix, escapes in some values). "
