@@ -62,7 +62,7 @@ def _cache_by_hand(path: Path) -> Tuple[int, List[int]]:
     found by reading the JSON lines."""
     header, objs = _records(path)
     modules = [r["address"] for r in header["roots"] if r["kind"] == "modules"][0]
-    module = _dict_items(objs[modules], objs)["leaky_app"]
+    module = _dict_items(objs[modules], objs)["__main__"]
     namespace = [a for a in objs[module]["refs"] if objs.get(a, {}).get("type") == "dict"][0]
     cache = _dict_items(objs[namespace], objs)["_SESSION_CACHE"]
     return cache, [modules, module, namespace, cache]
@@ -77,9 +77,9 @@ def test_top_suspect_is_the_session_cache(leaky_dump: Path, collapse: bool) -> N
     assert top.kind == "object"
     assert top.obj is not None and top.obj.address == cache
     assert top.obj.type_str == "dict" and len(top.obj) == 2 * REQUESTS
-    assert top.name == "leaky_app._SESSION_CACHE"
-    assert top.headline().startswith("leaky_app._SESSION_CACHE, dict(")
-    assert top.path == "sys.modules['leaky_app'].__dict__['_SESSION_CACHE']"
+    assert top.name == "__main__._SESSION_CACHE"
+    assert top.headline().startswith("__main__._SESSION_CACHE, dict(")
+    assert top.path == "sys.modules['__main__'].__dict__['_SESSION_CACHE']"
     path = om.path_to(top.obj)
     assert [o.address for o in path.objects] == chain
     # the sessions it holds come next, as a group under the cache
@@ -87,7 +87,7 @@ def test_top_suspect_is_the_session_cache(leaky_dump: Path, collapse: bool) -> N
     assert len(groups) == 1
     assert groups[0].holder is not None and groups[0].holder.address == cache
     assert groups[0].count == REQUESTS
-    assert groups[0].name == "leaky_app._SESSION_CACHE"
+    assert groups[0].name == "__main__._SESSION_CACHE"
     # no group merely repeats the cache ("2 dict objects" under the module's dict)
     for s in report.suspects:
         if s.kind == "group" and s.obj is not None:
@@ -103,7 +103,7 @@ def test_cli_path_names_the_chain(leaky_dump: Path, capsys: pytest.CaptureFixtur
     cache, _ = _cache_by_hand(leaky_dump)
     assert cli.main(["path", "--quiet", str(leaky_dump), str(cache)]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == "sys.modules['leaky_app'].__dict__['_SESSION_CACHE']"
+    assert out.splitlines()[0] == "sys.modules['__main__'].__dict__['_SESSION_CACHE']"
 
 
 def test_summary_retained_column(leaky_dump: Path) -> None:

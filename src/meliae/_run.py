@@ -1,19 +1,29 @@
 """``python -m meliae run``: run a program and dump its heap at exit.
 
 ``main(argv)`` runs ``script.py args...`` like ``python script.py args...``
-(``sys.argv`` set, ``__main__`` semantics through :mod:`runpy`), dumps the
+(``sys.argv`` set, the program runs as the module ``__main__``), dumps the
 heap when the program exits and installs :func:`meliae.scanner.dump_on_signal`
 so a signal can take extra dumps while it runs.
+
+As with ``python script.py``, the program's module stays in
+``sys.modules['__main__']`` until the interpreter exits, so the exit dump
+shows its globals under ``sys.modules['__main__'].__dict__`` (``runpy``
+would drop that namespace as soon as the program returns).
 """
 from __future__ import annotations
 
 import argparse
 import atexit
+import builtins
+import importlib.machinery
+import importlib.util
 import os
 import runpy
 import signal
 import sys
-from typing import List, Optional
+import types
+import zipfile
+from typing import Any, List, Optional
 
 from . import scanner
 
@@ -63,9 +73,84 @@ def _signal_number(spec: str) -> Optional[int]:
     return int(num)
 
 
+def _main_module(code: Any, file: Optional[str],
+                 spec: Optional[importlib.machinery.ModuleSpec]) -> None:
+    """Run *code* as a fresh ``__main__`` module that stays in sys.modules."""
+    mod = types.ModuleType("__main__")
+    mod.__dict__.update({
+        "__file__": file,
+        "__cached__": None,
+        "__builtins__": builtins,
+        "__spec__": spec,
+        "__loader__": spec.loader if spec is not None else None,
+        "__package__": spec.parent if spec is not None else None,
+    })
+    if file is None:
+        del mod.__dict__["__file__"]
+    sys.modules["__main__"] = mod
+    exec(code, mod.__dict__)
+
+
+def _run_script(path: str) -> None:
+    """Run the file *path* like ``python path``."""
+    if os.path.isdir(path) or zipfile.is_zipfile(path):
+        # A directory or zip with __main__.py: runpy knows how to find it.
+        runpy.run_path(path, run_name="__main__")
+        return
+    with open(path, "rb") as f:
+        source = f.read()
+    code = compile(source, path, "exec", dont_inherit=True)
+    _main_module(code, path, None)
+
+
+def _run_module(name: str) -> None:
+    """Run the module *name* like ``python -m name``."""
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        raise ImportError(f"No module named {name}")
+    if spec.submodule_search_locations is not None:
+        main_name = name + ".__main__"
+        spec = importlib.util.find_spec(main_name)
+        if spec is None:
+            raise ImportError(f"No module named {main_name}; '{name}' is a package "
+                              "and cannot be directly executed")
+    loader = spec.loader
+    get_code = getattr(loader, "get_code", None)
+    if get_code is None:
+        runpy.run_module(name, run_name="__main__", alter_sys=True)
+        return
+    code = get_code(spec.name)
+    if code is None:
+        raise ImportError(f"No code object available for {name}")
+    _main_module(code, spec.origin if spec.has_location else None, spec)
+
+
+_VALUED = ("--dump-at-exit", "--signal", "--signal-path", "--value-limit")
+
+
+def _module_flag(argv: List[str]) -> Optional[int]:
+    """Index of ``-m`` among meliae run's own options (before the program), or None."""
+    k = 0
+    while k < len(argv):
+        arg = argv[k]
+        if arg == "-m":
+            return k
+        if arg == "--" or not arg.startswith("-"):
+            return None
+        k += 2 if arg in _VALUED else 1
+    return None
+
+
 def main(argv: List[str]) -> int:
     """Run the program described by *argv*; returns its exit status."""
+    module_args: List[str] = []
+    at = _module_flag(argv)
+    if at is not None:
+        # Everything after "-m MODULE" belongs to the module, as with python -m.
+        argv, module_args = argv[:at + 2], argv[at + 2:]
     opts = _parser().parse_args(argv)
+    if opts.module:
+        opts.args = module_args
     if not opts.script and not opts.module:
         _parser().print_usage(sys.stderr)
         print("meliae run: error: a script (or -m MODULE) is required", file=sys.stderr)
@@ -96,10 +181,11 @@ def main(argv: List[str]) -> int:
     sys.argv = [target] + list(opts.args)
     try:
         if opts.module:
-            runpy.run_module(opts.module, run_name="__main__", alter_sys=True)
+            sys.path.insert(0, os.getcwd())
+            _run_module(opts.module)
         else:
             sys.path.insert(0, os.path.dirname(os.path.abspath(opts.script)))
-            runpy.run_path(opts.script, run_name="__main__")
+            _run_script(opts.script)
     except SystemExit as e:
         code = e.code
         if code is None:

@@ -11,7 +11,6 @@ dump points at the leak.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 from typing import Dict, List, Optional
@@ -84,10 +83,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    # Serve from the importable module rather than from this __main__ copy:
-    # the cache then lives in sys.modules the way a library's cache would,
-    # and stays there until the interpreter exits.
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import leaky_app
-
-    sys.exit(leaky_app.main())
+    sys.exit(main())
