@@ -303,3 +303,27 @@ def test_strip_duplicates_missing_input(tmp_path, capsys) -> None:
     rc, _, err = run(["strip-duplicates", str(tmp_path / "no"), str(tmp_path / "o")], capsys)
     assert rc == 1
     assert err.startswith("meliae: error: %s: " % (tmp_path / "no"))
+
+
+def test_diff_of_other_process_says_no_address_was_kept(tmp_path: Path, capsys) -> None:
+    """Dumps of two processes share no address: the text says so and still
+    compares per type (rows without a change are counted, not listed)."""
+    moved = tmp_path / "moved.json"
+    with open(DATA / "app.json") as src, open(moved, "w") as dst:
+        for line in src:
+            rec = json.loads(line)
+            if "address" in rec:
+                rec["address"] += 1 << 40
+                rec["refs"] = [r + (1 << 40) for r in rec.get("refs", [])]
+                if "type_addr" in rec:
+                    rec["type_addr"] += 1 << 40
+            elif "roots" in rec:
+                for r in rec["roots"]:
+                    r["address"] += 1 << 40
+            dst.write(json.dumps(rec) + "\n")
+    code = cli.main(["diff", "--quiet", str(DATA / "app.json"), str(moved)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "kept 0 objects" in out
+    assert "no object kept its address" in out
+    assert "+0        +0" not in out

@@ -244,11 +244,20 @@ class DiffReport:
             "kept %d objects; %d gone (%d bytes); %d new"
             % (self.kept_count, self.gone_count, self.gone_size, self.added_count),
         ]
+        if self.kept_count == 0 and self.old_count and self.new_count:
+            lines.append("no object kept its address: the dumps come from different "
+                         "processes (or everything was replaced); compare the per-type rows")
+        changed = [t for t in self.types if t["count_delta"] or t["size_delta"]]
         rows = [[signed(t["count_delta"]), signed(t["size_delta"]), t["old_count"],
                  t["new_count"], t["old_size"], t["new_size"], t["type"]]
-                for t in self.types[:n]]
+                for t in changed[:n]]
         lines.append(table(["Count+", "Size+", "Old count", "New count", "Old size",
                             "New size", "Kind"], rows, [8, 10, 10, 10, 10, 10]))
+        hidden = len(changed) - len(rows)
+        same = len(self.types) - len(changed)
+        if hidden or same:
+            lines.append("(%s%s)" % ("%d more changed types; " % hidden if hidden else "",
+                                     "%d types unchanged" % same))
         return "\n".join(lines)
 
     def to_json(self, n: int = 20) -> Dict[str, Any]:
