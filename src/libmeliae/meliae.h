@@ -17,7 +17,8 @@
  * caller-provided mel_error with a location.  The engine never prints, never
  * exits and never asserts on input.
  *
- * Sections: 1 common, 2 writer, 3 reader/loader, 4 graph, 5 analyses.
+ * Sections: 1 common, 2 writer, 3 reader/loader, 4 graph, 5 analyses,
+ * 6 selections (the classic loader's whole-graph queries).
  */
 #ifndef MELIAE_H
 #define MELIAE_H
