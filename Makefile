@@ -21,11 +21,11 @@ help: ## Show this help.
 build: ## Install the package (editable) with its C extensions into the current Python.
 	$(PYTHON) -m pip install -e '.[test]'
 
-$(BUILD)/asan/%: tests/c/%.c $(ENGINE_SRC) src/libmeliae/meliae.h tests/c/mtest.h
+$(BUILD)/asan/%: tests/c/%.c $(ENGINE_SRC) src/libmeliae/meliae.h tests/c/mtest.h tests/c/mtest_dump.h
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(WERROR) $(DEFS) -g -O1 $(SANFLAGS) -Isrc/libmeliae -Itests/c $< $(ENGINE_SRC) $(LIBS) -o $@
 
-$(BUILD)/plain/%: tests/c/%.c $(ENGINE_SRC) src/libmeliae/meliae.h tests/c/mtest.h
+$(BUILD)/plain/%: tests/c/%.c $(ENGINE_SRC) src/libmeliae/meliae.h tests/c/mtest.h tests/c/mtest_dump.h
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(WERROR) $(DEFS) -g -O1 -Isrc/libmeliae -Itests/c $< $(ENGINE_SRC) $(LIBS) -o $@
 
@@ -62,11 +62,11 @@ clean: ## Remove build products.
 FUZZ_TARGET_SRC := tests/fuzz/fuzz_reader.c tests/fuzz/fuzz_roundtrip.c
 FUZZ_REGRESS_FLAGS := -Itests/fuzz -DMEL_FUZZ_NO_ENTRY -DMEL_FUZZ_DIR='"$(CURDIR)/tests/fuzz"'
 
-$(BUILD)/asan/test_fuzz_regress: tests/c/test_fuzz_regress.c $(FUZZ_TARGET_SRC) tests/fuzz/fuzz_targets.h $(ENGINE_SRC) src/libmeliae/meliae.h tests/c/mtest.h
+$(BUILD)/asan/test_fuzz_regress: tests/c/test_fuzz_regress.c $(FUZZ_TARGET_SRC) tests/fuzz/fuzz_targets.h $(ENGINE_SRC) src/libmeliae/meliae.h tests/c/mtest.h tests/c/mtest_dump.h
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(WERROR) $(DEFS) -g -O1 $(SANFLAGS) -Isrc/libmeliae -Itests/c $(FUZZ_REGRESS_FLAGS) $< $(FUZZ_TARGET_SRC) $(ENGINE_SRC) $(LIBS) -o $@
 
-$(BUILD)/plain/test_fuzz_regress: tests/c/test_fuzz_regress.c $(FUZZ_TARGET_SRC) tests/fuzz/fuzz_targets.h $(ENGINE_SRC) src/libmeliae/meliae.h tests/c/mtest.h
+$(BUILD)/plain/test_fuzz_regress: tests/c/test_fuzz_regress.c $(FUZZ_TARGET_SRC) tests/fuzz/fuzz_targets.h $(ENGINE_SRC) src/libmeliae/meliae.h tests/c/mtest.h tests/c/mtest_dump.h
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(WERROR) $(DEFS) -g -O1 -Isrc/libmeliae -Itests/c $(FUZZ_REGRESS_FLAGS) $< $(FUZZ_TARGET_SRC) $(ENGINE_SRC) $(LIBS) -o $@
 

@@ -2,28 +2,11 @@
  * on graphs loaded from small dumps. */
 #include "analysis_internal.h"
 #include "mtest.h"
+#include "mtest_dump.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static mel_graph *load(const char *text)
-{
-    mel_loader *l = NULL;
-    mel_graph *g = NULL;
-    mel_error err;
-    mel_load_options opts;
-
-    memset(&opts, 0, sizeof opts);
-    opts.strict = 1;
-    MT_EQ_INT(mel_loader_new(&opts, &l), MEL_OK);
-    if (!l)
-        return NULL;
-    MT_EQ_INT(mel_loader_feed(l, text, strlen(text), &err), MEL_OK);
-    MT_EQ_INT(mel_loader_finish(l, &g, NULL, &err), MEL_OK);
-    mel_loader_free(l);
-    return g;
-}
 
 static uint32_t at(const mel_graph *g, uint64_t address)
 {
@@ -85,7 +68,7 @@ static void expect_path(mel_graph *g, uint64_t target, const char *want)
 
 static void test_path_text(void)
 {
-    mel_graph *g = load(APP_DUMP);
+    mel_graph *g = mt_load_dump(APP_DUMP);
 
     if (!g)
         return;
@@ -115,7 +98,7 @@ static void test_path_text(void)
 
 static void test_edge_labels(void)
 {
-    mel_graph *g = load(APP_DUMP);
+    mel_graph *g = mt_load_dump(APP_DUMP);
     char buf[64];
 
     if (!g)
@@ -140,7 +123,7 @@ static void test_edge_labels(void)
 
 static void test_dominators_on_dump(void)
 {
-    mel_graph *g = load(APP_DUMP);
+    mel_graph *g = mt_load_dump(APP_DUMP);
     uint64_t *per_type = NULL, total = 0;
     size_t ntypes = 0;
     uint32_t nn, v, list_t;
@@ -202,7 +185,7 @@ static void test_cycles_hanging_from_nothing(void)
         "{\"address\": 2, \"type\": \"list\", \"size\": 20, \"refs\": [1, 3]}\n"
         "{\"address\": 3, \"type\": \"Node\", \"size\": 30, \"refs\": [3]}\n"
         "{\"address\": 4, \"type\": \"Node\", \"size\": 40, \"refs\": [4]}\n";
-    mel_graph *g = load(dump);
+    mel_graph *g = mt_load_dump(dump);
     uint32_t *path = NULL;
     size_t n = 0;
     char *text = NULL;
@@ -241,7 +224,7 @@ static void test_markers_before_unreferenced(void)
         "{\"address\": 1007, \"type\": \"str\", \"size\": 54, \"len\": 5, \"value\": \"cache\", \"refs\": []}\n"
         "{\"address\": 1008, \"type\": \"list\", \"size\": 120, \"len\": 1, \"refs\": [1014]}\n"
         "{\"address\": 1014, \"type\": \"Foo\", \"size\": 56, \"refs\": []}\n";
-    mel_graph *g = load(dump);
+    mel_graph *g = mt_load_dump(dump);
 
     if (!g)
         return;
@@ -260,7 +243,7 @@ static void test_self_reference_is_a_root(void)
         "{\"address\": 1, \"type\": \"S\", \"size\": 10, \"refs\": [1, 3]}\n"
         "{\"address\": 2, \"type\": \"U\", \"size\": 20, \"refs\": [3]}\n"
         "{\"address\": 3, \"type\": \"T\", \"size\": 30, \"refs\": []}\n";
-    mel_graph *g = load(dump);
+    mel_graph *g = mt_load_dump(dump);
     mel__digraph dg;
     uint32_t *roots = NULL;
     size_t nroots = 0;
@@ -286,7 +269,7 @@ static void test_self_reference_is_a_root(void)
 /* After collapse a module's namespace entries read as attributes. */
 static void test_path_text_after_collapse(void)
 {
-    mel_graph *g = load(APP_DUMP);
+    mel_graph *g = mt_load_dump(APP_DUMP);
     uint64_t n = 0;
 
     if (!g)
@@ -350,7 +333,7 @@ static const char *const ABC_DUMP =
  * stand in for the reverse edges: the results follow the children. */
 static void test_stale_or_capped_parents(void)
 {
-    mel_graph *g = load(ABC_DUMP);
+    mel_graph *g = mt_load_dump(ABC_DUMP);
     uint32_t c;
 
     if (!g)

@@ -2,28 +2,11 @@
  * ten sessions, each with a 500-byte buffer. */
 #include "analysis_internal.h"
 #include "mtest.h"
+#include "mtest_dump.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static mel_graph *load(const char *text)
-{
-    mel_loader *l = NULL;
-    mel_graph *g = NULL;
-    mel_error err;
-    mel_load_options opts;
-
-    memset(&opts, 0, sizeof opts);
-    opts.strict = 1;
-    MT_EQ_INT(mel_loader_new(&opts, &l), MEL_OK);
-    if (!l)
-        return NULL;
-    MT_EQ_INT(mel_loader_feed(l, text, strlen(text), &err), MEL_OK);
-    MT_EQ_INT(mel_loader_finish(l, &g, NULL, &err), MEL_OK);
-    mel_loader_free(l);
-    return g;
-}
 
 /* sys.modules (100) -> 'app' (50), module app (50) -> dict (100) with
  * 'cache' (50) -> cache dict (200) and 'other' (50) -> list (100).
@@ -64,7 +47,7 @@ static mel_graph *cache_dump_with(int config)
     }
 #undef ADD
     MT_CHECK(n < sizeof text);
-    return load(text);
+    return mt_load_dump(text);
 }
 
 static mel_graph *cache_dump(void)
@@ -175,7 +158,7 @@ static void test_rootless_groups_last(void)
     for (i = 0; i < 20; i++)
         ADD("{\"address\": %d, \"type\": \"Blob\", \"size\": 50, \"refs\": []}\n", 100 + i);
 #undef ADD
-    g = load(text);
+    g = mt_load_dump(text);
     if (!g)
         return;
     MT_EQ_INT(mel_suspects(g, 0.10, 0, &r), MEL_OK);
