@@ -15,8 +15,11 @@
  * are key/value pairs, obj's "kv" becomes their count, so edge labels still
  * name the keys (obj.attr rather than obj.__dict__).  The children CSR is
  * rebuilt once at the end; parents are recomputed (same cap) if they had
- * been computed.  O(nodes + edges); 1 byte per node of in-degree plus a new
- * children CSR while it is built.
+ * been computed.  Candidates are found first, from each record's type and
+ * child count; without any, nothing else is read.  The single-owner check
+ * then reads the parents when they are computed (cap 2 or more), else
+ * counts the edges into candidate dicts.  O(nodes + edges); three bits per
+ * node plus a new children CSR while it is built.
  *
  * All or nothing: every allocation happens before the graph changes, and a
  * failure while recomputing parents puts the old children back, so a call
@@ -76,15 +79,68 @@ static int type_is(const struct mel_graph *g, uint32_t i, uint32_t tid)
     return tid != MEL_NONE && g->type[i] == tid && mel__live(g, i);
 }
 
+/* Bitmaps over node indexes. */
+static inline int bit_get(const uint64_t *b, uint32_t i)
+{
+    return (int)((b[i >> 6] >> (i & 63)) & 1);
+}
+
+static inline void bit_set(uint64_t *b, uint32_t i)
+{
+    b[i >> 6] |= (uint64_t)1 << (i & 63);
+}
+
+/* One more reference to node t, saturating at 2: once gets its bit on the
+ * first, twice on the second. */
+static inline void count_one(uint64_t *once, uint64_t *twice, uint32_t t)
+{
+    if (bit_get(once, t))
+        bit_set(twice, t);
+    else
+        bit_set(once, t);
+}
+
+/* Counts the root markers at the nodes flagged in cand. */
+static void count_roots(const struct mel_graph *g, const uint64_t *cand, uint64_t *once,
+                        uint64_t *twice)
+{
+    size_t r;
+
+    for (r = 0; r < g->nroots; r++) {
+        uint32_t t = g->roots[r].node;
+        if (t != MEL_NONE && bit_get(cand, t))
+            count_one(once, twice, t);
+    }
+}
+
+/* Counts the edges from live records to the nodes flagged in cand. */
+static void count_edges(const struct mel_graph *g, const uint64_t *cand, uint64_t *once,
+                        uint64_t *twice)
+{
+    uint32_t i, k, cnt;
+
+    for (i = 0; i < g->n; i++) {
+        const uint32_t *ch;
+        if (!mel__live(g, i))
+            continue;
+        ch = mel__children(g, i, &cnt);
+        for (k = 0; k < cnt; k++) {
+            if (bit_get(cand, ch[k]))
+                count_one(once, twice, ch[k]);
+        }
+    }
+}
+
 int mel_collapse_instance_dicts(mel_graph *g, uint64_t *ncollapsed, mel_progress_fn progress,
                                 void *progress_ctx)
 {
     static const char *const skipped[] = {"str", "dict", "tuple", "list", "type", "function",
                                            "wrapper_descriptor", "code", "classobj", "int",
                                            "weakref"};
-    uint8_t *skip = NULL, *indeg = NULL;
+    uint8_t *skip = NULL;
+    uint64_t *bits = NULL, *cand, *once, *twice;
     fold *folds = NULL;
-    size_t nfolds = 0, fcap = 0, f;
+    size_t nfolds = 0, fcap = 0, f, w, nwords;
     uint32_t nn, i, k, cnt, t_dict, t_type, t_module, t_instance, t_classobj;
     uint32_t *ncoff = NULL, *ndst = NULL, *old_coff, *old_cdst;
     uint64_t total = 0, e, old_ncdst, old_cdst_cap;
@@ -104,33 +160,20 @@ int mel_collapse_instance_dicts(mel_graph *g, uint64_t *ncollapsed, mel_progress
         return MEL_OK; /* nothing to fold */
 
     skip = mel__calloc(g->alloc, g->ntypes ? g->ntypes : 1, 1);
-    indeg = mel__calloc(g->alloc, (size_t)nn + 1, 1);
-    if (!skip || !indeg)
+    if (!skip)
         goto done;
     for (k = 0; k < sizeof skipped / sizeof *skipped; k++) {
         uint32_t t = mel_graph_type_find(g, skipped[k], strlen(skipped[k]));
         if (t != MEL_NONE)
             skip[t] = 1;
     }
-    /* in-degree from live records, saturating at 2 */
-    for (i = 0; i < g->n; i++) {
-        const uint32_t *ch;
-        if (!mel__live(g, i))
-            continue;
-        ch = mel__children(g, i, &cnt);
-        for (k = 0; k < cnt; k++)
-            if (indeg[ch[k]] < 2)
-                indeg[ch[k]]++;
-    }
-    for (k = 0; k < g->nroots; k++)
-        if (g->roots[k].node != MEL_NONE && indeg[g->roots[k].node] < 2)
-            indeg[g->roots[k].node]++;
 
+    /* 1. Candidates: owners whose children have one of the three shapes.
+     * Most records fail on their type or child count without any random
+     * access. */
     for (i = 0; i < g->n; i++) {
         const uint32_t *ch;
         fold fo;
-        if (!mel__live(g, i) || skip[g->type[i]])
-            continue;
         if (progress && (i & 0xffff) == 0) {
             mel_progress pr;
             memset(&pr, 0, sizeof pr);
@@ -142,7 +185,11 @@ int mel_collapse_instance_dicts(mel_graph *g, uint64_t *ncollapsed, mel_progress
                 goto done;
             }
         }
+        if (skip[g->type[i]] || !mel__live(g, i))
+            continue;
         ch = mel__children(g, i, &cnt);
+        if (cnt != 1 && cnt != 2)
+            continue;
         fo.kind = 0;
         if (g->type[i] == t_module && cnt == 1 && type_is(g, ch[0], t_dict)) {
             fo.kind = FOLD_MODULE;
@@ -158,7 +205,7 @@ int mel_collapse_instance_dicts(mel_graph *g, uint64_t *ncollapsed, mel_progress
             fo.dict = ch[1];
             fo.keep = ch[0];
         }
-        if (!fo.kind || indeg[fo.dict] != 1 || fo.dict == i)
+        if (!fo.kind || fo.dict == i)
             continue;
         fo.owner = i;
         if (nfolds == fcap) {
@@ -170,8 +217,47 @@ int mel_collapse_instance_dicts(mel_graph *g, uint64_t *ncollapsed, mel_progress
             fcap = ncap;
         }
         folds[nfolds++] = fo;
-        indeg[fo.dict] = 2; /* never folded twice */
     }
+    if (!nfolds) {
+        rc = MEL_OK;
+        goto done;
+    }
+
+    /* 2. Single owner: a candidate dict must be referenced exactly once
+     * (by its owner) among the edges of live records and the root markers.
+     * Parents computed with a cap of at least 2 already tell: the dict's
+     * one distinct parent is its owner, which lists it once (the shapes
+     * above), so only the root markers are left to count.  Otherwise the
+     * edges into candidate dicts are counted. */
+    nwords = (size_t)nn / 64 + 1;
+    bits = mel__calloc(g->alloc, 3 * nwords, sizeof *bits);
+    if (!bits)
+        goto done;
+    cand = bits;
+    once = bits + nwords;
+    twice = bits + 2 * nwords;
+    for (f = 0; f < nfolds; f++)
+        bit_set(cand, folds[f].dict);
+    count_roots(g, cand, once, twice);
+    if (g->has_parents && (g->max_parents < 0 || g->max_parents >= 2)) {
+        for (f = 0, w = 0; f < nfolds; f++) {
+            uint32_t d = folds[f].dict;
+            if (g->poff[d + 1] - g->poff[d] != 1 || bit_get(once, d) || bit_get(twice, d))
+                continue;
+            bit_set(twice, d); /* never folded twice */
+            folds[w++] = folds[f];
+        }
+    } else {
+        count_edges(g, cand, once, twice);
+        for (f = 0, w = 0; f < nfolds; f++) {
+            uint32_t d = folds[f].dict;
+            if (!bit_get(once, d) || bit_get(twice, d))
+                continue;
+            bit_set(twice, d);
+            folds[w++] = folds[f];
+        }
+    }
+    nfolds = w;
     if (!nfolds) {
         rc = MEL_OK;
         goto done;
@@ -202,16 +288,17 @@ int mel_collapse_instance_dicts(mel_graph *g, uint64_t *ncollapsed, mel_progress
     }
 
     /* New children CSR: owners take their dict's children (+ kept ref),
-     * folded dicts lose theirs.  indeg is reused as a per-node mark:
-     * 3 = owner, 4 = folded dict. */
+     * folded dicts lose theirs.  The bitmaps are reused as per-node marks:
+     * cand = owner, once = folded dict. */
+    memset(bits, 0, 2 * nwords * sizeof *bits);
     for (f = 0; f < nfolds; f++) {
-        indeg[folds[f].owner] = 3;
-        indeg[folds[f].dict] = 4;
+        bit_set(cand, folds[f].owner);
+        bit_set(once, folds[f].dict);
     }
     for (i = 0, f = 0; i < nn; i++) {
-        if (indeg[i] == 4)
+        if (bit_get(once, i))
             continue;
-        if (indeg[i] == 3) {
+        if (bit_get(cand, i)) {
             mel__children(g, folds[f].dict, &cnt);
             total += cnt + (folds[f].keep != MEL_NONE);
             f++;
@@ -231,9 +318,9 @@ int mel_collapse_instance_dicts(mel_graph *g, uint64_t *ncollapsed, mel_progress
     for (i = 0, f = 0, e = 0; i < nn; i++) {
         const uint32_t *ch;
         ncoff[i] = (uint32_t)e;
-        if (indeg[i] == 4)
+        if (bit_get(once, i))
             continue;
-        if (indeg[i] == 3) {
+        if (bit_get(cand, i)) {
             ch = mel__children(g, folds[f].dict, &cnt);
             memcpy(ndst + e, ch, (size_t)cnt * sizeof *ch);
             e += cnt;
@@ -289,7 +376,7 @@ int mel_collapse_instance_dicts(mel_graph *g, uint64_t *ncollapsed, mel_progress
     rc = MEL_OK;
 done:
     mel__free(g->alloc, skip, 0);
-    mel__free(g->alloc, indeg, 0);
+    mel__free(g->alloc, bits, 0);
     mel__free(g->alloc, folds, 0);
     mel__free(g->alloc, ncoff, 0);
     mel__free(g->alloc, ndst, 0);

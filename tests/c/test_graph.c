@@ -526,6 +526,131 @@ static void test_add_keeps_parents(void)
     }
 }
 
+/* Collapse with and without parents computed (every cap) against a
+ * reference written here: an owner of one of the three shapes absorbs its
+ * dict exactly when one edge of a live record or root marker reaches it. */
+static void check_collapse_vs_reference(unsigned nobj, uint64_t seed)
+{
+    static const char *const types[] = {"Foo", "dict", "type", "module", "instance",
+                                        "classobj", "list", "str"};
+    static const int64_t caps[] = {-2, -1, 0, 1, 2, 3, 100};
+    size_t cap = (size_t)nobj * 160 + 4096, w = 0;
+    char *text = malloc(cap);
+    uint64_t x = seed, nref = 0;
+    uint32_t i, k, nn, *ty = NULL, *edges = NULL;
+    uint8_t *want = NULL;
+    unsigned ci;
+
+    MT_CHECK(text != NULL);
+    if (!text)
+        return;
+    ty = malloc(nobj * sizeof *ty);
+    for (i = 0; i < nobj; i++)
+        ty[i] = (uint32_t)(lcg(&x) % 8);
+    /* root markers at the first 40 dicts (some would fold without them) */
+    w += (size_t)snprintf(text + w, cap - w, "{\"meliae\": \"dump\", \"version\": [2, 0], \"roots\": [");
+    for (i = 0, k = 0; i < nobj && k < 40; i++)
+        if (ty[i] == 1)
+            w += (size_t)snprintf(text + w, cap - w, "%s{\"kind\": \"other\", \"address\": %u}",
+                                  k++ ? ", " : "", i + 1);
+    w += (size_t)snprintf(text + w, cap - w, "]}\n");
+    for (i = 0; i < nobj; i++) {
+        uint64_t v = lcg(&x);
+        uint32_t a = i + 1, d = (uint32_t)(lcg(&x) % nobj), t = (uint32_t)(lcg(&x) % nobj);
+        w += (size_t)snprintf(text + w, cap - w, "{\"address\": %u, \"type\": \"%s\", \"size\": %u, "
+                              "\"refs\": [", a, types[ty[i]], 10 + i % 50);
+        /* the shapes, mostly with the right types, or other refs */
+        if (v % 8 != 7 && (ty[i] == 0 || ty[i] == 3 || ty[i] == 4))
+            while (ty[d] != 1)
+                d = (d + 1) % nobj;
+        else if (v % 8 != 7)
+            while (ty[d] == 1)
+                d = (d + 1) % nobj;
+        if (v % 8 < 6)
+            while (ty[t] != (ty[i] == 4 ? 5u : 2u))
+                t = (t + 1) % nobj;
+        if (v % 4 == 0 && ty[i] == 4)
+            w += (size_t)snprintf(text + w, cap - w, "%u, %u", t + 1, d + 1);
+        else if (v % 4 == 0)
+            w += (size_t)snprintf(text + w, cap - w, "%u, %u", d + 1, t + 1);
+        else if (v % 4 == 1)
+            w += (size_t)snprintf(text + w, cap - w, "%u", d + 1);
+        else if (v % 4 == 2)
+            w += (size_t)snprintf(text + w, cap - w, "%u, %u, %u", d + 1, t + 1, nobj + 5);
+        w += (size_t)snprintf(text + w, cap - w, "]}\n");
+    }
+    for (ci = 0; ci < sizeof caps / sizeof *caps; ci++) {
+        mel_graph *g = load_text_alloc(text, w, NULL, NULL);
+        uint32_t t_dict, t_type, t_module, t_instance, t_classobj, bad = 0;
+        uint64_t n = 0, expect = 0;
+        MT_CHECK(g != NULL);
+        if (!g)
+            break;
+        nn = mel_graph_count(g) + mel_graph_missing(g);
+        if (ci == 0) {
+            /* reference, on the first graph before collapsing */
+            t_dict = mel_graph_type_find(g, "dict", 4);
+            t_type = mel_graph_type_find(g, "type", 4);
+            t_module = mel_graph_type_find(g, "module", 6);
+            t_instance = mel_graph_type_find(g, "instance", 8);
+            t_classobj = mel_graph_type_find(g, "classobj", 8);
+            edges = calloc(nn, sizeof *edges);
+            want = calloc(nn, 1);
+            for (i = 0; i < mel_graph_count(g); i++) {
+                uint32_t cnt;
+                const uint32_t *ch = mel_graph_children(g, i, &cnt);
+                for (k = 0; k < cnt; k++)
+                    edges[ch[k]]++;
+            }
+            for (k = 0; k < mel_graph_root_count(g); k++)
+                edges[mel_graph_lookup_any(g, mel_graph_root_address(g, k))]++;
+            for (i = 0; i < mel_graph_count(g); i++) {
+                uint32_t cnt, tp = mel_graph_type(g, i), d = MEL_NONE;
+                const uint32_t *ch = mel_graph_children(g, i, &cnt);
+                if (tp != t_module && tp != t_instance && tp != mel_graph_type_find(g, "Foo", 3))
+                    continue;
+                if (tp == t_module && cnt == 1 && mel_graph_type(g, ch[0]) == t_dict)
+                    d = ch[0];
+                else if (cnt == 2 && mel_graph_type(g, ch[0]) == t_dict &&
+                         mel_graph_type(g, ch[1]) == t_type)
+                    d = ch[0];
+                else if (tp == t_instance && cnt == 2 && mel_graph_type(g, ch[0]) == t_classobj &&
+                         mel_graph_type(g, ch[1]) == t_dict)
+                    d = ch[1];
+                if (d != MEL_NONE && edges[d] == 1) {
+                    want[d] = 1;
+                    expect++;
+                }
+            }
+            nref = expect;
+            MT_CHECK(nref > 0);
+        }
+        if (caps[ci] >= -1)
+            MT_EQ_INT(mel_graph_compute_parents(g, caps[ci]), MEL_OK);
+        MT_EQ_INT(mel_collapse_instance_dicts(g, &n, NULL, NULL), MEL_OK);
+        if (n != nref)
+            fprintf(stderr, "  cap %lld: %llu collapsed, reference %llu\n", (long long)caps[ci],
+                    (unsigned long long)n, (unsigned long long)nref);
+        MT_EQ_INT(n, nref);
+        for (i = 0; i < nn; i++)
+            if (!!(mel_graph_flags(g, i) & MEL_NODE_DELETED) != want[i])
+                bad++;
+        MT_EQ_INT(bad, 0);
+        check_invariants(g);
+        mel_graph_free(g);
+    }
+    free(text);
+    free(ty);
+    free(edges);
+    free(want);
+}
+
+static void test_collapse_reference(void)
+{
+    check_collapse_vs_reference(1000, 3);
+    check_collapse_vs_reference(20000, 5);
+}
+
 int main(void)
 {
     MT_RUN(test_index_random);
@@ -536,5 +661,6 @@ int main(void)
     MT_RUN(test_oom_mutations);
     MT_RUN(test_add_keeps_parents);
     MT_RUN(test_parents_reference);
+    MT_RUN(test_collapse_reference);
     return MT_END();
 }
