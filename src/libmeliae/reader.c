@@ -71,6 +71,7 @@ struct mel_loader {
     uint32_t *rthash;          /* owned, [1 << rtbits] */
     uint32_t rtbits;
     mel__arena names;          /* owned: raw type names, qualnames, roots */
+    uint32_t tcache[256];      /* recent raw types + 1 by (type_addr, name) hash, 0 empty */
     qualrec *quals;            /* owned */
     size_t nquals, quals_cap;
     rawroot *rroots;           /* owned */
@@ -769,6 +770,29 @@ static uint32_t rawtype_intern(mel_loader *l, const char *name, size_t len, uint
     return t;
 }
 
+/* rawtype_intern through a small direct-mapped cache: a dump names few
+ * types, and a hit costs one name comparison instead of hashing the name
+ * and walking a chain.  MEL_NONE on ENOMEM. */
+static inline uint32_t rawtype_get(mel_loader *l, const char *name, size_t len, uint64_t type_addr)
+{
+    uint64_t k = (type_addr ^ ((uint64_t)len << 40) ^
+                  (len ? (uint64_t)(unsigned char)name[len - 1] << 48 : 0)) *
+                 0x9E3779B97F4A7C15ull;
+    unsigned slot = (unsigned)(k >> 56);
+    uint32_t t = l->tcache[slot];
+
+    if (MEL_LIKELY(t != 0)) {
+        const rawtype *r = &l->rtypes[t - 1];
+        if (MEL_LIKELY(r->type_addr == type_addr && r->name_len == len &&
+                       memcmp(l->names.p + r->name_off, name, len) == 0))
+            return t - 1;
+    }
+    t = rawtype_intern(l, name, len, type_addr);
+    if (t != MEL_NONE)
+        l->tcache[slot] = t + 1;
+    return t;
+}
+
 /* ---------------------------------------------------------------------
  * Object lines
  * ------------------------------------------------------------------- */
@@ -1164,8 +1188,14 @@ static int object_line(lp *c)
     uint32_t i, rt;
     int rc;
 
-    memset(&r, 0, sizeof r);
+    /* field by field: a memset of the whole record costs more per line */
+    r.address = r.size = r.type_addr = r.kv = r.val = r.qual_off = 0;
     r.len = -1;
+    r.tname = NULL;
+    r.tname_len = r.qual_len = 0;
+    r.vkind = 0;
+    r.have_addr = r.have_type = r.have_size = r.have_value = r.is_static = r.have_qual = 0;
+    r.kv_at = NULL;
     c->p++;
     rc = parse_members(c, &r, refs_mark, arena_mark);
     if (rc == MEL_OK) {
@@ -1212,7 +1242,7 @@ static int object_line(lp *c)
             g->varena.n = arena_mark;
         }
     }
-    rt = rawtype_intern(l, r.tname, r.tname_len, r.type_addr);
+    rt = rawtype_get(l, r.tname, r.tname_len, r.type_addr);
     if (rt == MEL_NONE)
         goto nomem;
     g->type[i] = rt;
