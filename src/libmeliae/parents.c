@@ -32,8 +32,8 @@
 
 /* Prefetch distances in edges: the per-target state, and the list slot it
  * names (read from the state fetched earlier). */
-#define PF_FAR 40
-#define PF_NEAR 20
+#define PF_FAR 120
+#define PF_NEAR 60
 
 /* Graphs with fewer edges are done on the calling thread alone. */
 #define THREAD_MIN_EDGES ((uint64_t)1 << 18)

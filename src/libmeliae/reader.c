@@ -1857,7 +1857,7 @@ static int drop_duplicates(mel_loader *l)
 }
 
 /* Resolves raw ref addresses into node indexes, in place (u64 -> u32).
- * Lookups go in blocks of 64 so their cache misses overlap: hash and
+ * Lookups go in blocks of 256 so their cache misses overlap: hash and
  * prefetch every slot of the block, then read the slots and prefetch the
  * addresses they name, then confirm.  A fingerprint mismatch, a longer probe
  * or a missing address falls back to mel__find / add_missing. */
@@ -1895,7 +1895,7 @@ static int miss_add(misslist *ml, uint64_t pos, uint64_t addr)
  * MEL_NONE. */
 static int resolve_block(mel_loader *l, unsigned char *buf, uint64_t n, misslist *miss)
 {
-    enum { B = 64 };
+    enum { B = 256 };
     struct mel_graph *g = l->g;
     uint64_t base, a[B];
     uint32_t hs[B], cand[B];
@@ -2026,7 +2026,7 @@ static int resolve_two(mel_loader *l)
 /* Resolves raw ref addresses into node indexes, in place (u64 -> u32), then
  * hands the array to the graph as its children.  A merged second half's
  * refs are resolved in their own block (on a second thread when there are
- * many) and appended.  Lookups go in blocks of 64 so their cache misses
+ * many) and appended.  Lookups go in blocks of 256 so their cache misses
  * overlap: hash and prefetch every slot of the block, then read the slots
  * and prefetch the addresses they name, then confirm.  A fingerprint
  * mismatch, a longer probe or a missing address falls back to mel__find /
