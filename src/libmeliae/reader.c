@@ -657,7 +657,8 @@ static int string_to_arena(lp *c, uint64_t *off)
 
     if (rc)
         return rc;
-    if (mel__arena_reserve(c->l->alloc, ar, rawlen + 10))
+    if (MEL_UNLIKELY(ar->cap - ar->n < rawlen + 10) &&
+        mel__arena_reserve(c->l->alloc, ar, rawlen + 10))
         return oom(c);
     n = esc ? 0 : rawlen;
     if (esc) {
@@ -1228,7 +1229,7 @@ static int object_line(lp *c)
         rc = perr(c, open, MEL_ELIMIT, "more than 2^32-3 objects");
         goto rollback;
     }
-    if (mel__graph_reserve(g, g->n + 1))
+    if (MEL_UNLIKELY(g->n + 1 > g->cap) && mel__graph_reserve(g, g->n + 1))
         goto nomem;
     i = g->n;
     g->addr[i] = r.address;
