@@ -2227,6 +2227,70 @@ static int join_refs(mel_loader *l)
     return MEL_OK;
 }
 
+/* Merges with at least this many nodes in the second half copy its arrays
+ * on two threads. */
+#define MERGE_THREAD_MIN ((uint32_t)1 << 16)
+
+/* The steps of moving a second half's per-node arrays into the first's:
+ * one array each, then type, value and children offsets, which are
+ * rewritten (type ids mapped, text offsets and ref positions shifted; the
+ * value kind is read from the flags already moved). */
+enum { MV_ADDR, MV_SIZE, MV_LEN, MV_KV, MV_FLAGS, MV_REST, MOVE_STEPS };
+
+/* One thread's share of a step: nodes [from, to) of the second half. */
+typedef struct move_part {
+    struct mel_graph *ga, *gb;
+    const uint32_t *map;
+    uint32_t na, from, to;
+    uint64_t voff, nrefs_a;
+    int step;
+} move_part;
+
+static void move_range(const move_part *m)
+{
+    struct mel_graph *ga = m->ga, *gb = m->gb;
+    uint32_t i, na = m->na, from = m->from;
+    size_t n = (size_t)(m->to - m->from);
+
+    if (!n)
+        return;
+    switch (m->step) {
+    case MV_ADDR: memcpy(ga->addr + na + from, gb->addr + from, n * sizeof *ga->addr); break;
+    case MV_SIZE: memcpy(ga->size32 + na + from, gb->size32 + from, n * sizeof *ga->size32); break;
+    case MV_LEN: memcpy(ga->len32 + na + from, gb->len32 + from, n * sizeof *ga->len32); break;
+    case MV_KV: memcpy(ga->kv16 + na + from, gb->kv16 + from, n * sizeof *ga->kv16); break;
+    case MV_FLAGS: memcpy(ga->flags + na + from, gb->flags + from, n * sizeof *ga->flags); break;
+    default:
+        for (i = from; i < m->to; i++) {
+            unsigned vk = (ga->flags[na + i] & MEL__F_VMASK) >> MEL__F_VSHIFT;
+            ga->type[na + i] = m->map[gb->type[i]];
+            ga->val[na + i] = (vk == MEL__V_TEXT || vk == MEL__V_NAME) ? gb->val[i] + m->voff
+                                                                       : gb->val[i];
+            ga->coff[na + i] = gb->coff[i] + (uint32_t)m->nrefs_a;
+        }
+        break;
+    }
+}
+
+static void *move_thread(void *arg)
+{
+    move_range(arg);
+    return NULL;
+}
+
+/* Frees the second half's array a step has moved. */
+static void move_done(const mel_allocator *alloc, struct mel_graph *gb, int step)
+{
+    switch (step) {
+    case MV_ADDR: mel__free(alloc, gb->addr, 0); gb->addr = NULL; break;
+    case MV_SIZE: mel__free(alloc, gb->size32, 0); gb->size32 = NULL; break;
+    case MV_LEN: mel__free(alloc, gb->len32, 0); gb->len32 = NULL; break;
+    case MV_KV: mel__free(alloc, gb->kv16, 0); gb->kv16 = NULL; break;
+    case MV_FLAGS: mel__free(alloc, gb->flags, 0); gb->flags = NULL; break;
+    default: break;
+    }
+}
+
 int mel__loader_merge(mel_loader *a, mel_loader *b)
 {
     struct mel_graph *ga = a->g, *gb = b->g;
@@ -2273,19 +2337,34 @@ int mel__loader_merge(mel_loader *a, mel_loader *b)
             goto done;
     }
     /* From here on nothing fails.  Each array of the second half is freed
-     * as soon as it is copied, so the copies do not add up. */
-#define MOVE_ARR(field)                                                                   do {                                                                                      if (nb)                                                                                   memcpy(ga->field + na, gb->field, (size_t)nb * sizeof *ga->field);                mel__free(b->alloc, gb->field, 0);                                                    gb->field = NULL;                                                                 } while (0)
-    MOVE_ARR(addr);
-    MOVE_ARR(size32);
-    MOVE_ARR(len32);
-    MOVE_ARR(kv16);
-    MOVE_ARR(flags);
-#undef MOVE_ARR
-    for (i = 0; i < nb; i++) {
-        unsigned vk = (ga->flags[na + i] & MEL__F_VMASK) >> MEL__F_VSHIFT;
-        ga->type[na + i] = map[gb->type[i]];
-        ga->val[na + i] = (vk == MEL__V_TEXT || vk == MEL__V_NAME) ? gb->val[i] + voff : gb->val[i];
-        ga->coff[na + i] = gb->coff[i] + (uint32_t)a->nrefs;
+     * as soon as it is copied, so the copies do not add up; a large one is
+     * copied by two threads, half each. */
+    {
+        move_part p1, p2;
+        int step;
+        memset(&p1, 0, sizeof p1);
+        p1.ga = ga;
+        p1.gb = gb;
+        p1.map = map;
+        p1.na = na;
+        p1.voff = voff;
+        p1.nrefs_a = a->nrefs;
+        p2 = p1;
+        p1.to = p2.from = nb / 2;
+        p2.to = nb;
+        for (step = 0; step < MOVE_STEPS; step++) {
+            pthread_t th;
+            int threaded = nb >= MERGE_THREAD_MIN && !a->alloc;
+            p1.step = p2.step = step;
+            if (threaded && pthread_create(&th, NULL, move_thread, &p2) != 0)
+                threaded = 0;
+            move_range(&p1);
+            if (threaded)
+                pthread_join(th, NULL);
+            else
+                move_range(&p2);
+            move_done(b->alloc, gb, step);
+        }
     }
     ga->coff[na + nb] = (uint32_t)(a->nrefs + b->nrefs);
     ga->n = na + nb;

@@ -897,6 +897,19 @@ static void test_split_load(void)
         len = gen_dump(buf, cap, 20000, 0, 15000, bad[0], 1, 0);
         write_file(path, buf, len);
         check_split_same("large, bad line late", path, strict);
+        if (!strict) {
+            /* a second half large enough to be moved by two threads */
+            size_t bcap = (size_t)40 << 20;
+            char *big = malloc(bcap);
+            MT_CHECK(big != NULL);
+            if (big) {
+                len = gen_dump(big, bcap, 150000, 0, 0, NULL, 1, 1);
+                MT_CHECK(len < bcap);
+                write_file(path, big, len);
+                check_split_same("two-thread merge", path, strict);
+                free(big);
+            }
+        }
         write_file(path, MIXED, sizeof MIXED - 1);
         check_split_same("mixed", path, strict);
         write_file(path, L1, sizeof L1 - 1);
