@@ -102,6 +102,8 @@ typedef struct lp {
     mel_loader *l;
     mel_error *err;
     uint64_t line, line_off;
+    int open_end;              /* e is the end of the buffer, not of the line:
+                                  the object must be followed by '\n' */
 } lp;
 
 /* ---------------------------------------------------------------------
@@ -1204,8 +1206,14 @@ static int object_line(lp *c)
         if (c->p < c->e && *c->p == ',')
             c->p++;
         skip_ws(c);
-        if (c->p < c->e)
+        if (c->open_end) {
+            if (c->p < c->e && *c->p == '\n')
+                c->e = c->p; /* the line ends here */
+            else
+                rc = MEL_ESYNTAX; /* the caller parses the line again, exactly */
+        } else if (c->p < c->e) {
             rc = perr(c, c->p, MEL_ESYNTAX, "unexpected characters after the object");
+        }
     }
     if (rc == MEL_OK) {
         if (!r.have_addr)
@@ -1597,6 +1605,7 @@ static int do_line(mel_loader *l, const char *s, size_t len, uint64_t off)
     c.err = &e;
     c.line = l->line;
     c.line_off = off;
+    c.open_end = 0;
     if (MEL_UNLIKELY(l->line >= l->next_progress)) {
         l->next_progress = l->line + l->progress_every;
         rc = progress(l, "loading");
@@ -1627,6 +1636,41 @@ static int do_line(mel_loader *l, const char *s, size_t len, uint64_t off)
     }
     if (rc)
         return bad_line(l, &e);
+    return MEL_OK;
+}
+
+/* Parses the object line starting at p (a '{' at the start of a line, no
+ * partial line carried) without looking for its end first: the parser
+ * stops at the '\n' by itself, since no token takes one in, and the object
+ * must be followed by it.  Returns 0 with *len the line's length without the
+ * '\n'; 1 when the line must take the ordinary way (a header or trailer, a
+ * bad line, whose error the ordinary pass reports exactly, no '\n' before e,
+ * a progress report due), the attempt having kept nothing; or MEL_ENOMEM,
+ * fatal as on the ordinary way (the loader is failed). */
+static int open_line(mel_loader *l, const char *p, const char *e, size_t *len)
+{
+    mel_error err;
+    lp c;
+    int rc;
+
+    if (MEL_UNLIKELY(l->line + 1 >= l->next_progress || (size_t)(e - p) > l->max_line))
+        return 1;
+    c.s = c.p = p;
+    c.e = e;
+    c.l = l;
+    c.err = &err;
+    c.line = l->line + 1;
+    c.line_off = l->offset;
+    c.open_end = 1;
+    rc = object_line(&c);
+    if (MEL_UNLIKELY(rc == MEL_ENOMEM)) {
+        l->line++;
+        return bad_line(l, &err);
+    }
+    if (rc != MEL_OK)
+        return 1;
+    l->line++;
+    *len = (size_t)(c.e - p);
     return MEL_OK;
 }
 
@@ -1702,6 +1746,16 @@ int mel_loader_feed(mel_loader *l, const void *buf, size_t len, mel_error *err)
             p = nl + 1;
             l->skipping = 0;
             continue;
+        }
+        if (MEL_LIKELY(!l->ncarry && *p == '{')) {
+            int orc = open_line(l, p, e, &take);
+            if (MEL_LIKELY(orc == MEL_OK)) {
+                l->offset += take + 1;
+                p += take + 1;
+                continue;
+            }
+            if (orc < 0)
+                return fail_copy(l, err);
         }
         nl = memchr(p, '\n', (size_t)(e - p));
         take = nl ? (size_t)(nl - p) : (size_t)(e - p);

@@ -841,6 +841,105 @@ static size_t gen_dump(char *buf, size_t cap, unsigned n, int classic, unsigned 
     return w < cap ? w : cap;
 }
 
+/* Object lines parsed in place (the parser finds the line's end itself)
+ * against the same lines carried between feeds (cut first at '\n'): the
+ * same graph, report and errors, on generated dumps with bad lines and on
+ * lines written to probe the line's end. */
+static void check_open_vs_carried(const char *what, const char *text, size_t len, int strict)
+{
+    mel_graph *g1 = NULL, *g2 = NULL;
+    mel_load_report r1, r2;
+    mel_error e1, e2;
+    int rc1, rc2;
+
+    memset(&r1, 0, sizeof r1);
+    memset(&r2, 0, sizeof r2);
+    rc1 = load_str(text, len, strict, 0, 0, &g1, &r1, &e1);
+    rc2 = load_str(text, len, strict, 7, 0, &g2, &r2, &e2); /* every line carried */
+    if (rc1 != rc2 || e1.line != e2.line || e1.column != e2.column || r1.objects != r2.objects ||
+        r1.bad_lines != r2.bad_lines || r1.first_bad.column != r2.first_bad.column)
+        fprintf(stderr, "  open/carried '%s' strict=%d: rc %d/%d line %llu/%llu col %llu/%llu "
+                "objects %llu/%llu bad %llu/%llu first bad col %llu/%llu\n", what, strict, rc1, rc2,
+                (unsigned long long)e1.line, (unsigned long long)e2.line,
+                (unsigned long long)e1.column, (unsigned long long)e2.column,
+                (unsigned long long)r1.objects, (unsigned long long)r2.objects,
+                (unsigned long long)r1.bad_lines, (unsigned long long)r2.bad_lines,
+                (unsigned long long)r1.first_bad.column, (unsigned long long)r2.first_bad.column);
+    MT_EQ_INT(rc1, rc2);
+    MT_EQ_INT(e1.code, e2.code);
+    MT_EQ_INT(e1.line, e2.line);
+    MT_EQ_INT(e1.column, e2.column);
+    MT_EQ_INT(e1.byte_offset, e2.byte_offset);
+    MT_EQ_STR(e1.detail, e2.detail);
+    MT_EQ_INT(r1.lines, r2.lines);
+    MT_EQ_INT(r1.objects, r2.objects);
+    MT_EQ_INT(r1.bad_lines, r2.bad_lines);
+    MT_EQ_INT(r1.first_bad.code, r2.first_bad.code);
+    MT_EQ_INT(r1.first_bad.line, r2.first_bad.line);
+    MT_EQ_INT(r1.first_bad.column, r2.first_bad.column);
+    MT_EQ_INT(r1.first_bad.byte_offset, r2.first_bad.byte_offset);
+    MT_EQ_STR(r1.first_bad.detail, r2.first_bad.detail);
+    MT_EQ_INT(r1.duplicates, r2.duplicates);
+    MT_EQ_INT(r1.dangling_refs, r2.dangling_refs);
+    MT_EQ_INT(r1.has_trailer, r2.has_trailer);
+    MT_CHECK((g1 == NULL) == (g2 == NULL));
+    if (g1 && g2)
+        MT_CHECK(graphs_equal(g1, g2));
+    mel_graph_free(g1);
+    mel_graph_free(g2);
+}
+
+static void test_open_lines(void)
+{
+    static const char *bad[] = {
+        "{\"address\": 3, \"type\": \"int\", \"size\": 1, \"refs\": []} x",
+        "{\"address\": 3, \"type\": \"int\", \"size\": 1, \"refs\": [1, 2",
+        "{\"address\": 3, \"type\": \"int\", \"size\": 1, \"value\": \"abc",
+        "{\"address\": 3, \"type\": \"int\", \"size\": 12",
+        "{\"address\": 3, \"type\": \"int\", \"size\": 1, \"refs\": []",
+        "{\"address\": 3, \"type\": \"int\", \"size\": 1, \"refs\": []}}",
+        "{\"address\": 3, \"type\": \"int\", \"size\": 1, \"x\": {\"a\": [1, {\"b\": 2}",
+        "{\"address\": 3, \"type\": \"int\", \"size\": 1, \"value\": tru",
+        "{\"address\": 3, \"type\": \"in\\u00",
+        "{\"address\": 3,",
+        "{",
+        "{}",
+    };
+    static const char TRICKY[] =
+        "{\"address\": 1, \"type\": \"int\", \"size\": 28, \"value\": 5, \"refs\": []}\r\n"
+        "{\"address\": 2, \"type\": \"str\", \"size\": 50, \"value\": \"a\\nb\\\"}\", \"refs\": [1]},\n"
+        "{ \"refs\" : [ 1 , 2 ] , \"size\" : 7 , \"type\" : \"t\" , \"address\" : 3 }  \t\n"
+        "{\"address\": 4, \"type\": \"X\", \"size\": 1, \"other\": {\"n\": [1, 2.5e3, null, true]}, "
+        "\"value\": null, \"refs\": []}\n"
+        "{\"addr\\u0065ss\": 5, \"type\": \"bool\", \"size\": 24, \"value\": \"True\"}\n"
+        "{\"address\": 6, \"type\": \"float\", \"size\": 24, \"value\": 1e400, \"refs\": [6]}\n"
+        "{\"address\": 7, \"type\": \"list\", \"size\": 64, \"len\": 0, \"refs\": []}";
+    char *buf;
+    size_t cap = 4 << 20, len, k;
+    int strict;
+
+    buf = malloc(cap);
+    MT_CHECK(buf != NULL);
+    if (!buf)
+        return;
+    for (strict = 0; strict <= 1; strict++) {
+        len = gen_dump(buf, cap, 3000, 0, 0, NULL, 1, 1);
+        check_open_vs_carried("generated", buf, len, strict);
+        len = gen_dump(buf, cap, 3000, 0, 0, NULL, 0, 0);
+        check_open_vs_carried("no final newline", buf, len, strict);
+        check_open_vs_carried("tricky", TRICKY, sizeof TRICKY - 1, strict);
+        for (k = 0; k < sizeof bad / sizeof *bad; k++) {
+            char what[32];
+            snprintf(what, sizeof what, "bad %zu", k);
+            len = gen_dump(buf, cap, 300, 0, 150, bad[k], 1, 0);
+            check_open_vs_carried(what, buf, len, strict);
+            len = strlen(bad[k]); /* alone, without a newline */
+            check_open_vs_carried(what, bad[k], len, strict);
+        }
+    }
+    free(buf);
+}
+
 static void test_split_load(void)
 {
     static const char *bad[] = {
@@ -1120,6 +1219,7 @@ int main(void)
     MT_RUN(test_chunking);
     MT_RUN(test_gzip_and_paths);
     MT_RUN(test_pipe);
+    MT_RUN(test_open_lines);
     MT_RUN(test_split_load);
     MT_RUN(test_duplicates_large);
     MT_RUN(test_progress_and_cancel);
