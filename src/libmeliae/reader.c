@@ -1091,8 +1091,24 @@ static int parse_members(lp *c, rec *r, uint64_t refs_mark, uint64_t arena_mark)
         } else if (kid == KID_TYPE) {
             if (c->p >= c->e || *c->p != '"')
                 return perr(c, c->p, MEL_EFIELD, "\"type\" must be a string");
-            rc = string_to_buf(c, &l->tscratch, &l->tscratch_cap, &r->tname, &r->tname_len);
             r->have_type = 1;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            if (MEL_LIKELY(c->e - c->p >= 9)) {
+                /* a name of at most 7 plain ASCII bytes: its closing quote
+                 * is the first special byte of the 8 after the opening one */
+                uint64_t v = ld64(c->p + 1), sp = swar_special(v);
+                if (sp) {
+                    unsigned k = ctz64(sp) >> 3;
+                    if (c->p[1 + k] == '"') {
+                        r->tname = c->p + 1;
+                        r->tname_len = k;
+                        c->p += k + 2;
+                        goto value_done;
+                    }
+                }
+            }
+#endif
+            rc = string_to_buf(c, &l->tscratch, &l->tscratch_cap, &r->tname, &r->tname_len);
         } else if (kid == KID_SIZE) {
             rc = parse_u64(c, &r->size, "size");
             r->have_size = 1;
@@ -1143,6 +1159,7 @@ static int parse_members(lp *c, rec *r, uint64_t refs_mark, uint64_t arena_mark)
         }
         if (rc)
             return rc;
+    value_done:
         if (MEL_LIKELY(c->p + 1 < c->e && c->p[0] == ',' && c->p[1] == ' ')) {
             c->p += 2;
             continue;
