@@ -1091,9 +1091,7 @@ int mel_graph_delete(mel_graph *g, uint32_t i)
     return MEL_OK;
 }
 
-/* Moves per-node entries [from, to) up by one slot (to < nodes+1 <= cap). */
-/* Rotates a[0..n) left by k (0 <= k <= n) in place. */
-static void reverse_u32(uint32_t *a, uint32_t n)
+void mel__reverse_u32(uint32_t *a, uint32_t n)
 {
     uint32_t i, t;
     for (i = 0; i < n / 2; i++) {
@@ -1103,13 +1101,14 @@ static void reverse_u32(uint32_t *a, uint32_t n)
     }
 }
 
+/* Rotates a[0..n) left by k (0 <= k <= n) in place. */
 static void rotate_left(uint32_t *a, uint32_t n, uint32_t k)
 {
     if (k == 0 || k == n)
         return;
-    reverse_u32(a, k);
-    reverse_u32(a + k, n - k);
-    reverse_u32(a, n);
+    mel__reverse_u32(a, k);
+    mel__reverse_u32(a + k, n - k);
+    mel__reverse_u32(a, n);
 }
 
 #define SHIFT_UP(arr, from, to)                                                       \

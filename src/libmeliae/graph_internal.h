@@ -228,6 +228,8 @@ int mel__graph_compact(struct mel_graph *g);
 void mel__graph_invalidate(struct mel_graph *g);
 /* Drops computed parents. */
 void mel__graph_drop_parents(struct mel_graph *g);
+/* Reverses a[0..n) in place. */
+void mel__reverse_u32(uint32_t *a, uint32_t n);
 /* --- parents.c ------------------------------------------------------ */
 
 /* Builds the parents CSR of g's current children (see

@@ -147,16 +147,6 @@ static void run_sides(side *d, int threads)
     side_run(&d[1]);
 }
 
-static void reverse_u32(uint32_t *a, uint32_t n)
-{
-    uint32_t i, t;
-    for (i = 0; i < n / 2; i++) {
-        t = a[i];
-        a[i] = a[n - 1 - i];
-        a[n - 1 - i] = t;
-    }
-}
-
 int mel__parents_build(const struct mel_graph *g, int64_t max_parents, uint32_t extra,
                        uint32_t **poff_out, uint32_t **pdst_out)
 {
@@ -221,7 +211,7 @@ int mel__parents_build(const struct mel_graph *g, int64_t max_parents, uint32_t 
             memmove(pdst + w, pdst + b, (size_t)f0 * sizeof *pdst);
         w += f0;
         if (f1) {
-            reverse_u32(pdst + c1[t], f1);
+            mel__reverse_u32(pdst + c1[t], f1);
             if (f1 > cap - f0)
                 f1 = cap - f0;
             if (w != c1[t])
