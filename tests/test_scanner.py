@@ -315,6 +315,40 @@ class TestFormat:
             sys.path.remove(str(tmp_path))
             sys.modules.pop("m\xf6dul\u20ac", None)
 
+    def test_thread_roots_carry_ident_and_name(self, tmp_path: Any) -> None:
+        """Each thread root is labelled "thread IDENT NAME" from threading's
+        own records (a name longer than the label's room is cut whole
+        characters at a time)."""
+        started, release = threading.Event(), threading.Event()
+
+        def wait() -> None:
+            started.set()
+            release.wait(30)
+
+        long_name = "w\u00f6rker-" + "\u20ac" * 40
+        workers = [threading.Thread(target=wait, name="meliae-worker-7"),
+                   threading.Thread(target=wait, name=long_name)]
+        try:
+            for w in workers:
+                started.clear()
+                w.start()
+                assert started.wait(10)
+            p = tmp_path / "threads.json"
+            scanner.dump_all_objects(str(p))
+        finally:
+            release.set()
+            for w in workers:
+                w.join(10)
+        raw = p.read_bytes().split(b"\n", 1)[0]
+        raw.decode("utf-8")  # strict: a cut name must stay valid UTF-8
+        names = [r["name"] for r in json.loads(raw)["roots"] if r["kind"] == "thread"]
+        assert f"thread {threading.main_thread().ident} MainThread" in names
+        assert f"thread {workers[0].ident} meliae-worker-7" in names
+        cut = [n for n in names if n.startswith(f"thread {workers[1].ident} ")]
+        assert len(cut) == 1
+        label = cut[0][len(f"thread {workers[1].ident} "):]
+        assert 10 < len(label) < len(long_name) and long_name.startswith(label)
+
     def test_header_and_trailer_in_every_output_kind(self, tmp_path: Any) -> None:
         p = tmp_path / "d.json"
         n = scanner.dump_all_objects(str(p))

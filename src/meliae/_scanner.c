@@ -645,7 +645,7 @@ typedef struct dump_state {
     size_t argc;
     PyObject *root_objs[MAX_ROOTS]; /* owned references */
     mel_root roots[MAX_ROOTS];
-    char root_names[MAX_ROOTS][48];
+    char root_names[MAX_ROOTS][80];
     size_t nroots;
 } dump_state;
 
@@ -662,6 +662,47 @@ static void add_root(dump_state *st, const char *kind, const char *name, PyObjec
     st->nroots++;
 }
 
+/* "thread ID NAME" into buf: NAME is the threading.Thread's name when the
+ * threading module is loaded and knows the thread, cut at a character
+ * boundary to fit.  Reads the instance attribute _name (no property or
+ * user code on the usual path) and clears any error it meets. */
+static void thread_label(char *buf, size_t n, unsigned long id, PyObject *active)
+{
+    PyObject *key, *th, *name = NULL;
+    const char *text;
+    size_t used, len;
+
+    snprintf(buf, n, "thread %lu", id);
+    if (!active || !PyDict_Check(active))
+        return;
+    key = PyLong_FromUnsignedLong(id);
+    if (!key)
+        goto done;
+    th = PyDict_GetItemWithError(active, key);
+    Py_DECREF(key);
+    if (!th)
+        goto done;
+    Py_INCREF(th);
+    name = PyObject_GetAttrString(th, "_name");
+    Py_DECREF(th);
+    if (!name || !PyUnicode_Check(name))
+        goto done;
+    text = PyUnicode_AsUTF8(name);
+    if (!text)
+        goto done;
+    used = strlen(buf);
+    len = strlen(text);
+    if (used + 1 + len >= n) {
+        len = n - used - 2;
+        while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
+            len--;
+    }
+    snprintf(buf + used, n - used, " %.*s", (int)len, text);
+done:
+    Py_XDECREF(name);
+    PyErr_Clear();
+}
+
 /* Interpreter roots: sys.modules, builtins, sys.__dict__ and every thread's
  * innermost frame.  Frame objects of running frames are created here
  * (CPython 3.11+ creates them lazily) for each thread's whole stack, so the
@@ -671,7 +712,7 @@ static int collect_roots(dump_state *st)
     PyThreadState *ts = PyThreadState_Get();
     PyInterpreterState *interp = PyThreadState_GetInterpreter(ts);
     PyObject *modules = PyImport_GetModuleDict();
-    PyObject *sysmod;
+    PyObject *sysmod, *threading, *active = NULL;
     PyThreadState *t;
 
     add_root(st, "modules", "sys.modules", modules);
@@ -679,15 +720,19 @@ static int collect_roots(dump_state *st)
     sysmod = PyDict_GetItemString(modules, "sys");
     if (sysmod && PyModule_Check(sysmod))
         add_root(st, "sys", "sys.__dict__", PyModule_GetDict(sysmod));
+    threading = PyDict_GetItemString(modules, "threading");
+    if (threading && PyModule_Check(threading))
+        active = PyDict_GetItemString(PyModule_GetDict(threading), "_active");
+    Py_XINCREF(active);
     for (t = PyInterpreterState_ThreadHead(interp); t; t = PyThreadState_Next(t)) {
         PyFrameObject *f = PyThreadState_GetFrame(t);
-        char name[48];
+        char name[80];
         if (!f) {
             if (PyErr_Occurred())
-                return -1;
+                goto error;
             continue;
         }
-        snprintf(name, sizeof name, "thread %lu", (unsigned long)t->thread_id);
+        thread_label(name, sizeof name, (unsigned long)t->thread_id, active);
         add_root(st, "thread", name, (PyObject *)f);
         while (f) {
             PyFrameObject *back = PyFrame_GetBack(f);
@@ -695,9 +740,13 @@ static int collect_roots(dump_state *st)
             f = back;
         }
         if (PyErr_Occurred())
-            return -1;
+            goto error;
     }
+    Py_XDECREF(active);
     return 0;
+error:
+    Py_XDECREF(active);
+    return -1;
 }
 
 static int collect_argv(dump_state *st)
