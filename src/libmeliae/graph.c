@@ -102,6 +102,24 @@ static uint64_t sparse_get(const mel__sparse *s, uint32_t i)
 }
 
 /* Sets s[i] = v.  0 or MEL_ENOMEM. */
+/* Grows s's arrays to ncap entries (> cap).  0 or MEL_ENOMEM; on failure s
+ * still describes its entries (cap unchanged). */
+static int sparse_grow(const mel_allocator *a, mel__sparse *s, size_t ncap)
+{
+    uint32_t *ni = mel__realloc(a, s->idx, s->cap * sizeof *ni, ncap * sizeof *ni);
+    uint64_t *nv;
+
+    if (!ni)
+        return MEL_ENOMEM;
+    s->idx = ni;
+    nv = mel__realloc(a, s->val, s->cap * sizeof *nv, ncap * sizeof *nv);
+    if (!nv)
+        return MEL_ENOMEM; /* idx grown, cap unchanged: still consistent */
+    s->val = nv;
+    s->cap = ncap;
+    return MEL_OK;
+}
+
 static int sparse_set(const mel_allocator *a, mel__sparse *s, uint32_t i, uint64_t v)
 {
     size_t k = sparse_pos(s, i);
@@ -110,19 +128,8 @@ static int sparse_set(const mel_allocator *a, mel__sparse *s, uint32_t i, uint64
         s->val[k] = v;
         return MEL_OK;
     }
-    if (s->n == s->cap) {
-        size_t ncap = s->cap ? s->cap * 2 : 16;
-        uint32_t *ni = mel__realloc(a, s->idx, s->cap * sizeof *ni, ncap * sizeof *ni);
-        uint64_t *nv;
-        if (!ni)
-            return MEL_ENOMEM;
-        s->idx = ni;
-        nv = mel__realloc(a, s->val, s->cap * sizeof *nv, ncap * sizeof *nv);
-        if (!nv)
-            return MEL_ENOMEM; /* idx grown, cap unchanged: still consistent */
-        s->val = nv;
-        s->cap = ncap;
-    }
+    if (s->n == s->cap && sparse_grow(a, s, s->cap ? s->cap * 2 : 16))
+        return MEL_ENOMEM;
     memmove(s->idx + k + 1, s->idx + k, (s->n - k) * sizeof *s->idx);
     memmove(s->val + k + 1, s->val + k, (s->n - k) * sizeof *s->val);
     s->idx[k] = i;
@@ -138,18 +145,8 @@ int mel__sparse_append(const mel_allocator *a, mel__sparse *dst, const mel__spar
 
     if (!src->n)
         return MEL_OK;
-    if (want > dst->cap) {
-        uint32_t *ni = mel__realloc(a, dst->idx, dst->cap * sizeof *ni, want * sizeof *ni);
-        uint64_t *nv;
-        if (!ni)
-            return MEL_ENOMEM;
-        dst->idx = ni;
-        nv = mel__realloc(a, dst->val, dst->cap * sizeof *nv, want * sizeof *nv);
-        if (!nv)
-            return MEL_ENOMEM; /* idx grown, cap unchanged: still consistent */
-        dst->val = nv;
-        dst->cap = want;
-    }
+    if (want > dst->cap && sparse_grow(a, dst, want))
+        return MEL_ENOMEM;
     for (k = 0; k < src->n; k++) {
         dst->idx[dst->n + k] = src->idx[k] + shift;
         dst->val[dst->n + k] = src->val[k];
