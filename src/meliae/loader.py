@@ -14,7 +14,6 @@ analyses (``compute_dominators``, ``retained_size``, ``path_to``, ``top``).
 from __future__ import annotations
 
 import dataclasses
-import heapq
 import json
 import math
 import os
@@ -22,7 +21,7 @@ import sys
 import tempfile
 import time
 import warnings
-from typing import (Any, Callable, Dict, IO, Iterable, Iterator, List, Optional, Sequence,
+from typing import (Any, Dict, IO, Iterable, Iterator, List, Optional, Sequence,
                     Tuple, Union)
 
 from meliae import _engine
@@ -981,16 +980,11 @@ class ObjManager:
     def top(self, n: int = 10, by: str = "retained") -> List[_MemObjectProxy]:
         """The n largest objects by ``"retained"`` size (the default;
         computes dominators if needed) or by their own ``"size"``."""
-        g = self._g
+        if by not in ("retained", "size"):
+            raise ValueError("by must be 'retained' or 'size', not %r" % (by,))
         if by == "retained":
             self._need_dominators()
-            key: Callable[[int], int] = g.retained
-        elif by == "size":
-            return [self._proxy(i) for i in g.top(n, "size")]
-        else:
-            raise ValueError("by must be 'retained' or 'size', not %r" % (by,))
-        best = heapq.nlargest(n, self._live_indexes(), key=lambda i: (key(i), -i))
-        return [self._proxy(i) for i in best]
+        return [self._proxy(i) for i in self._g.top(n, by)]
 
     def suspects(self, min_fraction: float = 0.10, max_items: int = 20) -> "SuspectReport":
         """Likely leaks: single objects retaining at least ``min_fraction`` of
