@@ -55,7 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--value-limit", type=int, default=100, help="truncate text values")
     p.add_argument("--no-values", action="store_true", help="redacted dump: no values")
-    p.add_argument("-m", dest="module", metavar="MODULE", help="run a module instead of a script")
+    p.add_argument("-m", dest="module", nargs=argparse.REMAINDER, metavar="MODULE ARGS",
+                   help="run a module instead of a script; everything after it is the "
+                   "module's own arguments, as with python -m")
     p.add_argument("script", nargs="?", help="the program to run")
     p.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     return p
@@ -125,32 +127,15 @@ def _run_module(name: str) -> None:
     _main_module(code, spec.origin if spec.has_location else None, spec)
 
 
-_VALUED = ("--dump-at-exit", "--signal", "--signal-path", "--value-limit")
-
-
-def _module_flag(argv: List[str]) -> Optional[int]:
-    """Index of ``-m`` among meliae run's own options (before the program), or None."""
-    k = 0
-    while k < len(argv):
-        arg = argv[k]
-        if arg == "-m":
-            return k
-        if arg == "--" or not arg.startswith("-"):
-            return None
-        k += 2 if arg in _VALUED else 1
-    return None
-
-
 def main(argv: List[str]) -> int:
     """Run the program described by *argv*; returns its exit status."""
-    module_args: List[str] = []
-    at = _module_flag(argv)
-    if at is not None:
-        # Everything after "-m MODULE" belongs to the module, as with python -m.
-        argv, module_args = argv[:at + 2], argv[at + 2:]
     opts = _parser().parse_args(argv)
+    if opts.module is not None and not opts.module:
+        _parser().print_usage(sys.stderr)
+        print("meliae run: error: -m needs a module name", file=sys.stderr)
+        return 2
     if opts.module:
-        opts.args = module_args
+        opts.module, opts.args = opts.module[0], opts.module[1:]
     if not opts.script and not opts.module:
         _parser().print_usage(sys.stderr)
         print("meliae run: error: a script (or -m MODULE) is required", file=sys.stderr)
