@@ -5,14 +5,21 @@
 #   c-valgrind    the same tests unsanitized under valgrind memcheck
 #   lint          cppcheck over the engine, its tests and the fuzz targets (make lint)
 #   fuzz          each libFuzzer target for FUZZ_SECONDS (60 s; 45 s when CI=true)
-#   py-X.Y        pytest on each CPython 3.10-3.13 found through pyenv
+#   py-X.Y        pytest on each CPython 3.10-3.13 found through pyenv, then on
+#                 CPython 3.14 and 3.15 from scripts/get-python.sh (Debian sid's
+#                 packages, cached in ~/.cache/meliae/python between runs); when the
+#                 Debian registry is unreachable and they are not cached yet, these two
+#                 are skipped with a loud warning (SKIPPED in the summary), never
+#                 silently; any other failure to get them fails the step
 #   scanner-asan  the scanner, stress and security tests with ASan+UBSan extensions
 #   scanner-dbg   the same tests on Debian's debug CPython (refcount checks)
 # Used verbatim by .ci/run (the README's test command).  Any failed step makes the
 # script exit 1 after the summary; a missing package that cannot be installed
 # (apt needs root or sudo) stops it at once with exit 2.
-# Knobs: MELIAE_PYTHONS (interpreters for the py-X.Y steps, space separated),
-# MELIAE_FUZZ_SECONDS, MELIAE_SKIP (step names to leave out, shown as skipped).
+# Knobs: MELIAE_PYTHONS (the py-X.Y steps' interpreters, space separated, instead of
+# all of the above: paths, or 3.14 / 3.15 to get through scripts/get-python.sh),
+# MELIAE_PYTHON_CACHE (get-python.sh's cache), MELIAE_FUZZ_SECONDS, MELIAE_SKIP (step
+# names to leave out, shown as skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -112,6 +119,8 @@ echo "== packages ready in $(( $(date +%s) - TI ))s: clang $CLANG_MAJOR ($RT)," 
      "debug CPython python$SYSPY-dbg, $(cppcheck --version)"
 
 # --- the Pythons -------------------------------------------------------------------
+# Each entry is an interpreter's path, or a version (3.14, 3.15) that
+# scripts/get-python.sh fetches when its step comes.
 pythons="${MELIAE_PYTHONS:-}"
 if [ -z "$pythons" ]; then
     root="$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"
@@ -119,24 +128,33 @@ if [ -z "$pythons" ]; then
         best="$(ls -d "$root"/versions/"$v".* 2>/dev/null | sort -V | tail -n 1 || true)"
         [ -n "$best" ] && [ -x "$best/bin/python3" ] && pythons="$pythons $best/bin/python3"
     done
+    [ -n "$pythons" ] || { echo "error: no CPython 3.10-3.13 found (set MELIAE_PYTHONS)" >&2; exit 2; }
+    pythons="$pythons 3.14 3.15"
 fi
-[ -n "$pythons" ] || { echo "error: no CPython 3.10-3.13 found (set MELIAE_PYTHONS)" >&2; exit 2; }
-# The sanitized scanner run uses the newest pyenv 3.11 when there is one (else the first).
+# The sanitized scanner run uses the newest pyenv 3.11 when there is one (else the first
+# path given, else asan-scanner.sh's own choice).
 ASAN_PY="$(for p in $pythons; do echo "$p"; done | grep -E '/3\.11\.[0-9]+/' | tail -n 1 || true)"
-[ -n "$ASAN_PY" ] || ASAN_PY="${pythons%% *}"; ASAN_PY="${ASAN_PY# }"
+[ -n "$ASAN_PY" ] || ASAN_PY="$(for p in $pythons; do echo "$p"; done | grep / | head -n 1 || true)"
 
 # --- steps ---------------------------------------------------------------------------
 SUMMARY=()
+WARNINGS=()
 FAILED=0
+
+# skipped NAME -> true, and the summary says so, when MELIAE_SKIP names the step.
+skipped() {
+    case " ${MELIAE_SKIP:-} " in
+        *" $1 "*) SUMMARY+=("$(printf '%-14s %-22s' "$1" "skipped (MELIAE_SKIP)")"); return 0;;
+    esac
+    return 1
+}
 
 # step NAME CMD... -> runs CMD with errexit on (also inside shell functions), times
 # it and records the outcome; a failure is remembered, the next steps still run.
 step() {
     local name="$1" rc t
     shift
-    case " ${MELIAE_SKIP:-} " in
-        *" $name "*) SUMMARY+=("$(printf '%-14s %-22s' "$name" "skipped (MELIAE_SKIP)")"); return 0;;
-    esac
+    skipped "$name" && return 0
     echo
     echo "======== $name"
     t=$(date +%s)
@@ -154,15 +172,63 @@ step() {
     echo "======== $name: $([ "$rc" = 0 ] && echo passed || echo "FAILED (exit $rc)") in ${t}s"
 }
 
+# py_tests PY X.Y [fetched] -> the py-X.Y step: a venv, a build, pytest.  A fetched
+# interpreter's venv is made by get-python.sh (Debian keeps ensurepip's wheels in
+# another package, which it does not fetch).
 py_tests() {
     local py="$1" ver="$2" venv="build/venv-$2" src
-    [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
+    if [ "${3:-}" = fetched ]; then
+        bash scripts/get-python.sh "$ver" --venv "$venv" >/dev/null
+    else
+        [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
+    fi
     "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
     # A staged copy: objects in ./build from builds with other flags are never reused.
     src="$(bash scripts/stage-source.sh "build/stage-py$ver")"
     MELIAE_WERROR=1 "$venv/bin/python" -m pip install -q "./$src[test]"
     cd tests
     "../$venv/bin/python" -m pytest -q -p no:cacheprovider .
+}
+
+# fetched_py_tests X.Y -> gets CPython X.Y through scripts/get-python.sh (cached
+# between runs) and runs the py-X.Y step on it.  An unreachable Debian registry (exit
+# 3, nothing cached) skips the step with a loud warning, repeated after the summary;
+# any other failure to get it fails the step.
+fetched_py_tests() {
+    local ver="$1" py rc t
+    skipped "py-$ver" && return 0
+    echo
+    echo "== CPython $ver through scripts/get-python.sh"
+    t=$(date +%s)
+    set +e
+    py="$(bash scripts/get-python.sh "$ver")"
+    rc=$?
+    set -e
+    t=$(( $(date +%s) - t ))
+    if [ "$rc" = 0 ]; then
+        echo "== CPython $ver ready in ${t}s: $py"
+        step "py-$ver" py_tests "$py" "$ver" fetched
+    elif [ "$rc" = 3 ]; then
+        WARNINGS+=("py-$ver was NOT run: the Debian registry is unreachable and CPython $ver is not cached")
+        SUMMARY+=("$(printf '%-14s %s' "py-$ver" "SKIPPED: Debian registry unreachable")")
+        loud "py-$ver is SKIPPED: the Debian registry is unreachable and CPython $ver" \
+             "is not in the cache yet (scripts/get-python.sh exit 3, see above)." \
+             "meliae is NOT tested on CPython $ver in this run."
+    else
+        SUMMARY+=("$(printf '%-14s %-22s %5ds' "py-$ver" "FAILED (fetch, exit $rc)" "$t")")
+        FAILED=1
+        echo "======== py-$ver: FAILED (scripts/get-python.sh $ver exit $rc) in ${t}s"
+    fi
+}
+
+# loud LINE... -> a warning no one reading the log can miss.
+loud() {
+    local line bar="!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    echo
+    echo "$bar"
+    echo "!!  WARNING"
+    for line in "$@"; do echo "!!  $line"; done
+    echo "$bar"
 }
 
 fuzz() {
@@ -178,6 +244,9 @@ step c-valgrind make -s valgrind
 step lint make -s lint
 step fuzz fuzz
 for py in $pythons; do
+    case "$py" in
+        3.14|3.15) fetched_py_tests "$py"; continue;;
+    esac
     ver="$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
     step "py-$ver" py_tests "$py" "$ver"
 done
@@ -202,8 +271,13 @@ for log in tests/fuzz/artifacts/fuzz_*.log; do
     echo "  $(basename "$log" .log): ${runs:-?} executions"
 done
 echo "  total $(( $(date +%s) - T0 ))s"
+[ "${#WARNINGS[@]}" = 0 ] || loud "${WARNINGS[@]}"
 if [ "$FAILED" != 0 ]; then
     echo "FAILED: at least one step failed (see above)"
     exit 1
 fi
-echo "all steps passed"
+if [ "${#WARNINGS[@]}" != 0 ]; then
+    echo "all steps that ran passed; ${#WARNINGS[@]} NOT run (see the warning above)"
+else
+    echo "all steps passed"
+fi
