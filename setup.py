@@ -2,14 +2,36 @@
 src/libmeliae/ (the one list both this file and the Makefile read).
 
 Environment knobs: MELIAE_WERROR=1 (warnings are errors), MELIAE_CFLAGS and
-MELIAE_LDFLAGS (extra flags, e.g. sanitizers), MELIAE_NO_ZSTD=1."""
+MELIAE_LDFLAGS (extra flags, e.g. sanitizers), MELIAE_NO_ZSTD=1.
+
+On a CPython that meliae does not support (src/meliae/_version.py: 3.10 to 3.15,
+not free-threaded) it stops at once with one line saying so."""
 import glob
 import os
 import sys
-
-from setuptools import Extension, setup
+import sysconfig
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def unsupported_python():
+    """The one line src/meliae/_version.py gives for this interpreter, or None.  The
+    file is run, not imported: importing the package would load what is not built."""
+    path = os.path.join(HERE, "src", "meliae", "_version.py")
+    names = {}
+    with open(path) as f:
+        exec(compile(f.read(), path, "exec"), names)
+    return names["check"](sys.version_info, bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+                          sys.implementation.name)
+
+
+# Refused before setuptools is even imported: one line, whatever is installed.
+_unsupported = unsupported_python()
+if _unsupported:
+    raise SystemExit(_unsupported)
+
+from setuptools import Extension, setup  # noqa: E402
+
 ENGINE = sorted(
     os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "src", "libmeliae", "*.c"))
 )

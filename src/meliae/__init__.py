@@ -4,7 +4,17 @@
 Submodules are imported on first use, so ``import meliae`` stays cheap.
 """
 import importlib
+import sys
 from typing import Any
+
+from . import _version
+
+# An interpreter whose object layout the scanner does not know is refused here with
+# one clear line (the same one setup.py gives), before the extensions are loaded.
+_unsupported = _version.check(sys.version_info, _version.gil_disabled(),
+                              sys.implementation.name)
+if _unsupported:
+    raise ImportError(_unsupported)
 
 __version__ = "1.0.0.dev0"
 version_info = (1, 0, 0, "dev", 0)
