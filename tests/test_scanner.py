@@ -197,6 +197,23 @@ class TestLines:
         else:
             assert id(o.__dict__) in rec["refs"]
 
+    def test_materialized_dict_is_listed_values_once(self) -> None:
+        # vars(o) makes the __dict__ (3.13+: a dict sharing the inline
+        # values, which tp_traverse visits instead of the dict).  The line
+        # lists the dict, not the values; the dict lists the pairs.
+        va, vb = ["value a"], ("value", "b")
+        o = Plain(va, vb)
+        d = vars(o)
+        recs = by_address(dump_referenced([o]))
+        rec = recs[id(o)]
+        assert id(d) in rec["refs"]
+        assert rec.get("kv", 0) == 0
+        assert id(va) not in rec["refs"] and id(vb) not in rec["refs"]
+        assert recs[id(d)]["refs"] == [x for k, v in d.items() for x in (id(k), id(v))]
+        # Exactly one holder of each value in the dump.
+        holders = [a for a, r in recs.items() if id(va) in r.get("refs", ())]
+        assert holders == [id(d)]
+
     def test_dump_does_not_materialize_dict(self) -> None:
         if sys.version_info < (3, 11):
             pytest.skip("managed dicts exist from CPython 3.11")
@@ -398,11 +415,16 @@ for i in range(200):
 store = {"k%d" % i: {"inner": i * 1000} for i in range(100)}
 gc.collect()
 
+def take(first, _):
+    return id(first)
+
 def hold_locals(path):
     only_local = "only in a frame local " + str(len(path))
     only_tuple = (only_local, 12345678901)
-    scanner.dump_all_objects(path)
-    return id(only_local), id(only_tuple)
+    # The first argument is held by nothing but the caller's value stack
+    # while the dump runs.
+    on_stack = take("only on the value stack " + str(len(path)), scanner.dump_all_objects(path))
+    return id(only_local), id(only_tuple), on_stack
 
 def check():
     # Everything made after the dump stays inside "post" and is excluded.
@@ -411,9 +433,13 @@ def check():
     # created afterwards is not in it.
     post["tracked"] = gc.get_objects()
     post["locals"] = hold_locals(sys.argv[1])
+    post["stack_holders"] = []
     with open(sys.argv[1]) as f:
         for line in f.read().splitlines()[1:-1]:
-            post["dumped"].add(json.loads(line)["address"])
+            rec = json.loads(line)
+            post["dumped"].add(rec["address"])
+            if post["locals"][2] in rec.get("refs", ()):
+                post["stack_holders"].append(rec["type"])
     ref = reference_walk.full_heap_ids(exclude=[post, post["dumped"]], tracked=post["tracked"])
     post["missing"] = ref - post["dumped"]
     post["n"] = (len(post["dumped"]), len(ref))
@@ -424,8 +450,11 @@ dumped, missing, local_ids = post["dumped"], post["missing"], post["locals"]
 print(json.dumps({
     "dumped": post["n"][0], "ref": post["n"][1], "missing": len(missing),
     "missing_objs": [repr(o)[:80] for o in gc.get_objects() if id(o) in missing][:10],
-    "locals": [i in dumped for i in local_ids],
-    "untracked_dict": id(store["k1"]) in dumped and not gc.is_tracked(store["k1"]),
+    "locals": [i in dumped for i in local_ids[:2]],
+    "on_stack": local_ids[2] in dumped,
+    "stack_holders": post["stack_holders"],
+    "untracked": id(head.value) in dumped and not gc.is_tracked(head.value),
+    "store_dict": id(store["k1"]) in dumped,
     "code": id(Node.__init__.__code__) in dumped,
     "int_type": id(int) in dumped,
 }))
@@ -443,7 +472,12 @@ def test_full_heap_coverage(tmp_path: Any) -> None:
     assert out["missing"] == 0, out
     assert out["dumped"] >= out["ref"]
     assert out["locals"] == [True, True]
-    assert out["untracked_dict"] and out["code"] and out["int_type"]
+    assert out["untracked"] and out["store_dict"] and out["code"] and out["int_type"]
+    if sys.version_info >= (3, 14):
+        # 3.14+ records the value stack's top: an object held only there
+        # is dumped, with the executing frame as its holder.
+        assert out["on_stack"] and out["stack_holders"] == ["frame"], out
+
 
 
 def test_dump_gc_objects_keeps_untracked_containers(tmp_path: Any) -> None:

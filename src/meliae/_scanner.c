@@ -19,16 +19,20 @@
  *     for str-keyed dicts whose tp_traverse skips the keys;
  *   - instances with managed values (3.11+): name, value pairs read from the
  *     class's shared keys and the values (never materializing __dict__),
- *     then the rest of tp_traverse without repeating those values;
+ *     then the rest of tp_traverse without repeating those values; when a
+ *     __dict__ was materialized over the values (3.13+), that dict instead
+ *     (it lists the values), as tp_traverse lists it on earlier versions;
  *   - types: tp_traverse for heap types (classic order), then the names,
  *     __slots__ and subclasses dict; static types: dict, mro, bases, base;
  *   - code: the object fields (code has no tp_traverse);
  *   - executing frames (3.11+): tp_traverse, then the interpreter frame's
- *     code, function, globals, builtins, locals and local variables, and the
- *     calling frame;
+ *     code, function, globals, builtins, locals and local variables (3.14+:
+ *     and its live value stack), and the calling frame;
  *   - everything else: tp_traverse.
  * The object's type is queued too (so every type gets a line) but is listed
  * in refs only where tp_traverse lists it.
+ *
+ * Every read of a version-specific layout goes through _scanner_compat.h.
  */
 #define PY_SSIZE_T_CLEAN
 #include "_scanner.h"
@@ -170,6 +174,11 @@ static int visit_ref(PyObject *child, void *arg)
             return -1;                                   \
     } while (0)
 
+/* Managed attribute values dropped from tp_traverse's output: a class's
+ * shared keys hold at most 30 names (SHARED_KEYS_MAX_SIZE); larger inline
+ * areas would only list a value twice. */
+#define MEL_DROP_MAX 64
+
 /* Removes from refs[from..] the first occurrence of each value in vals. */
 static void drop_repeats(walker *w, size_t from, const uint64_t *vals, size_t n)
 {
@@ -197,118 +206,33 @@ static int type_refs(walker *w, PyObject *op)
         VISIT(w, ht->ht_name);
         VISIT(w, ht->ht_qualname);
         VISIT(w, ht->ht_slots);
-        if (t->tp_subclasses && PyDict_Check((PyObject *)t->tp_subclasses))
-            VISIT(w, t->tp_subclasses);
+        VISIT(w, mel_type_subclasses(t));
         return 0;
     }
     /* Static types: type_traverse must not run on them; read the fields. */
-#if PY_VERSION_HEX >= 0x030C0000
     {
-        /* 3.12+: a static builtin type's dict lives in the interpreter
-         * state; PyType_GetDict finds it (new reference, kept alive by the
-         * interpreter). */
-        PyObject *d = PyType_GetDict(t);
+        PyObject *d = mel_type_dict(t);
         if (d) {
             int rc = visit_ref(d, w);
             Py_DECREF(d);
             if (rc)
                 return -1;
-        } else {
-            PyErr_Clear(); /* a type without a dict: nothing to list */
         }
     }
-#else
-    VISIT(w, t->tp_dict);
-#endif
     VISIT(w, t->tp_mro);
     VISIT(w, t->tp_bases);
     VISIT(w, t->tp_base);
-#if PY_VERSION_HEX >= 0x030C0000
-    /* 3.12+: for static builtin types (flag bit 1) tp_subclasses holds an
-     * index into the interpreter state, not a pointer. */
-    if (!(t->tp_flags & (1UL << 1)) && t->tp_subclasses &&
-        PyDict_Check((PyObject *)t->tp_subclasses))
-        VISIT(w, t->tp_subclasses);
-#else
-    if (t->tp_subclasses && PyDict_Check(t->tp_subclasses))
-        VISIT(w, t->tp_subclasses);
-#endif
+    VISIT(w, mel_type_subclasses(t));
     return 0;
 }
 
 static int code_refs(walker *w, PyObject *op)
 {
-    PyCodeObject *co = (PyCodeObject *)op;
+    PyObject *fields[MEL_CODE_FIELDS_MAX];
+    int i, n = mel_code_fields((PyCodeObject *)op, fields);
 
-    VISIT(w, co->co_consts);
-    VISIT(w, co->co_names);
-    VISIT(w, co->co_filename);
-    VISIT(w, co->co_name);
-    VISIT(w, co->co_linetable);
-#if PY_VERSION_HEX >= 0x030B0000
-    VISIT(w, co->co_qualname);
-    VISIT(w, co->co_exceptiontable);
-    VISIT(w, co->co_localsplusnames);
-    VISIT(w, co->co_localspluskinds);
-#if PY_VERSION_HEX >= 0x030C0000
-    if (co->_co_cached) {
-        VISIT(w, co->_co_cached->_co_code);
-        VISIT(w, co->_co_cached->_co_varnames);
-        VISIT(w, co->_co_cached->_co_cellvars);
-        VISIT(w, co->_co_cached->_co_freevars);
-    }
-#else
-    VISIT(w, co->_co_code);
-#endif
-#else
-    VISIT(w, co->co_code);
-    VISIT(w, co->co_varnames);
-    VISIT(w, co->co_freevars);
-    VISIT(w, co->co_cellvars);
-#endif
-    return 0;
-}
-
-/* Executing frames (3.11+): their data is in the thread's frame stack,
- * which tp_traverse does not visit.  Only the local variables (the first
- * co_nlocalsplus slots, always initialized) are read, not the value
- * stack, whose top is not recorded while the frame runs. */
-static int frame_refs(walker *w, PyObject *op)
-{
-#if PY_VERSION_HEX >= 0x030B0000
-    mel_frameobject *f = (mel_frameobject *)op;
-    mel_iframe *fr = f->f_frame;
-
-    if (fr && fr->owner != MEL_FRAME_OWNED_BY_FRAME_OBJECT) {
-        PyObject *code = fr->f_code;
-        VISIT(w, code);
-        VISIT(w, fr->f_funcobj);
-        VISIT(w, fr->f_globals);
-        VISIT(w, fr->f_builtins);
-        VISIT(w, fr->f_locals);
-        if (code && PyCode_Check(code)) {
-            int i, n = ((PyCodeObject *)code)->co_nlocalsplus;
-            for (i = 0; i < n; i++)
-                VISIT(w, fr->localsplus[i]);
-        }
-    }
-    if (!f->f_back) {
-        /* PyFrame_GetBack may create the caller's frame object (3.11+
-         * creates frame objects lazily); the interpreter frame keeps it. */
-        PyObject *back = (PyObject *)PyFrame_GetBack((PyFrameObject *)op);
-        if (back) {
-            int rc = visit_ref(back, w);
-            Py_DECREF(back);
-            if (rc)
-                return -1;
-        } else if (PyErr_Occurred()) {
-            PyErr_Clear(); /* only a failed frame allocation can land here */
-        }
-    }
-#else
-    (void)w;
-    (void)op;
-#endif
+    for (i = 0; i < n; i++)
+        VISIT(w, fields[i]);
     return 0;
 }
 
@@ -341,31 +265,38 @@ static int collect_refs(walker *w, PyObject *op, size_t *kv)
     if (PyCode_Check(op))
         return code_refs(w, op);
     {
-        mel_dictkeys *keys;
-        PyObject **values;
-        Py_ssize_t i, n = mel_managed_values(op, &keys, &values);
-        uint64_t vals_small[32];
-        uint64_t *vals = vals_small;
-        size_t nvals = 0, start;
+        mel_attrs a;
+        Py_ssize_t i;
+        uint64_t vals[MEL_DROP_MAX];
+        size_t nvals = 0, pairs = 0, start;
 
-        for (i = 0; i < n; i++) {
-            PyObject *v = values[i];
+        mel_instance_attrs(op, &a);
+        /* A materialized __dict__ that tp_traverse does not list: listed
+         * first, as tp_traverse lists a dict on the other versions. */
+        if (a.dict)
+            VISIT(w, a.dict);
+        for (i = 0; i < a.nvalues; i++) {
+            PyObject *v = a.values[i];
             if (!v)
                 continue;
-            VISIT(w, mel_keys_name(keys, i));
-            VISIT(w, v);
-            if (nvals < 32)
+            if (i < a.n) {
+                VISIT(w, mel_keys_name(a.keys, i));
+                VISIT(w, v);
+                pairs++;
+            }
+            if (nvals < MEL_DROP_MAX)
                 vals[nvals++] = (uint64_t)(uintptr_t)v;
         }
-        *kv = nvals;
+        *kv = pairs;
         start = w->nrefs;
         if (tp->tp_traverse && tp->tp_traverse(op, visit_ref, w) != 0)
             return -1;
+        /* tp_traverse visits the values again: once is enough. */
         if (nvals)
             drop_repeats(w, start, vals, nvals);
     }
-    if (PyFrame_Check(op))
-        return frame_refs(w, op);
+    if (PyFrame_Check(op) && mel_frame_refs(op, visit_ref, w) != 0)
+        return -1;
     return 0;
 }
 
@@ -376,10 +307,8 @@ static int collect_refs(walker *w, PyObject *op, size_t *kv)
 static void text_of_str(PyObject *s, mel_text *t)
 {
     memset(t, 0, sizeof *t);
-#if PY_VERSION_HEX < 0x030C0000
-    if (!PyUnicode_IS_READY(s))
+    if (!mel_str_ready(s))
         return;
-#endif
     t->data = PyUnicode_DATA(s);
     t->len = (size_t)PyUnicode_GET_LENGTH(s);
     t->kind = (int)PyUnicode_KIND(s); /* 1, 2, 4 = MEL_TEXT_LATIN1/UCS2/UCS4 */
@@ -415,10 +344,8 @@ static int scratch_str(walker *w, PyObject *s)
     int kind;
     const void *data;
 
-#if PY_VERSION_HEX < 0x030C0000
-    if (!PyUnicode_IS_READY(s))
+    if (!mel_str_ready(s))
         return scratch_bytes(w, "?", 1);
-#endif
     n = PyUnicode_GET_LENGTH(s);
     kind = PyUnicode_KIND(s);
     data = PyUnicode_DATA(s);
@@ -466,12 +393,7 @@ static int type_qualname(walker *w, PyTypeObject *t)
     if (t->tp_flags & Py_TPFLAGS_HEAPTYPE) {
         PyHeapTypeObject *ht = (PyHeapTypeObject *)t;
         PyObject *mod = NULL;
-#if PY_VERSION_HEX >= 0x030C0000
-        PyObject *d = PyType_GetDict(t);
-#else
-        PyObject *d = t->tp_dict;
-        Py_XINCREF(d);
-#endif
+        PyObject *d = mel_type_dict(t);
         /* An exact dict looked up with an interned str key whose hash is
          * cached: no Python code runs. */
         if (d && PyDict_CheckExact(d))
@@ -1245,9 +1167,7 @@ static int scanner_exec(PyObject *m)
 
 static PyModuleDef_Slot scanner_slots[] = {
     {Py_mod_exec, (void *)scanner_exec},
-#if PY_VERSION_HEX >= 0x030D0000
-    {Py_mod_gil, Py_MOD_GIL_USED},
-#endif
+    MEL_MOD_GIL_SLOT
     {0, NULL}};
 
 static struct PyModuleDef scanner_module = {

@@ -1,7 +1,8 @@
 /*
  * _scanner.h - declarations shared by the scanner extension's files:
  * the seen-set (_scanner_seen.c), the output sinks (_scanner_sink.c) and the
- * size model (_scanner_size.c).  The walk itself is in _scanner.c.
+ * size model (_scanner_size.c).  The walk itself is in _scanner.c; every
+ * version-specific read is declared in _scanner_compat.h.
  * Everything here runs with the GIL held.
  */
 #ifndef MEL_SCANNER_H
@@ -70,11 +71,5 @@ Py_ssize_t mel_size_of(PyObject *op);
 int mel_size_add_special(const char *name, PyObject *fn);
 /* Drops the per-type strategy cache (types may die between dumps). */
 void mel_size_reset_cache(void);
-/* Managed (3.11+) attribute values of op, not materialized.  On success
- * *keys is the class's shared keys (entries give the names) and *values the
- * values array; returns the number of slots to read (0 if none). */
-Py_ssize_t mel_managed_values(PyObject *op, mel_dictkeys **keys, PyObject ***values);
-/* Entry i of a split (unicode) keys table: the key object. */
-PyObject *mel_keys_name(mel_dictkeys *keys, Py_ssize_t i);
 
 #endif

@@ -4,12 +4,22 @@
  * The scanner must read a few interpreter internals that no public API
  * exposes without side effects: the dict keys table (to list attribute names
  * of key-sharing dicts and to size dicts without calling __sizeof__), the
- * managed-dict pre-header and values of instances (3.11+), and the
- * interpreter frame behind an executing frame object (3.11+).  Each mirror
- * struct below is copied field by field from the installed internal header of
- * that version (Include/internal/pycore_dict.h, pycore_object.h,
- * pycore_frame.h) and used only under the matching PY_VERSION_HEX branch.
- * Free-threaded builds are not supported (the module refuses to build).
+ * managed-dict pre-header and values of instances (3.11+), the interpreter
+ * frame behind an executing frame object (3.11+) and its stack references
+ * (3.14+), and the digit count of ints.  Each mirror struct below is copied
+ * field by field from the installed internal header of that version
+ * (Include/internal/pycore_dict.h, pycore_object.h, pycore_frame.h,
+ * pycore_interpframe_structs.h, pycore_stackref.h) and used only under the
+ * matching PY_VERSION_HEX branch.
+ *
+ * This header and _scanner_compat.c hold every PY_VERSION_HEX branch of the
+ * scanner: _scanner.c and _scanner_size.c call the functions declared here
+ * and never test the version themselves.  Adding a CPython version means
+ * reading its headers and changing these two files only.
+ *
+ * Supported: CPython 3.10 to 3.15, default (GIL) build.  Free-threaded
+ * builds are refused (their object header, reference counts and dict
+ * layouts differ throughout).
  */
 #ifndef MEL_SCANNER_COMPAT_H
 #define MEL_SCANNER_COMPAT_H
@@ -18,20 +28,27 @@
 #include <frameobject.h>
 #include <stdint.h>
 
-#if PY_VERSION_HEX < 0x030A0000 || PY_VERSION_HEX >= 0x030E0000
-#error "meliae._scanner supports CPython 3.10 to 3.13"
+#if PY_VERSION_HEX < 0x030A0000 || PY_VERSION_HEX >= 0x03100000
+#error "meliae supports CPython 3.10 to 3.15"
 #endif
 #ifdef Py_GIL_DISABLED
-#error "meliae._scanner does not support free-threaded builds yet"
+#error "meliae supports the default (GIL) build of CPython 3.10 to 3.15, not the free-threaded build"
 #endif
 
 /* sizeof(PyGC_Head): two uintptr_t since 3.8 (the struct is private). */
 #define MEL_GC_HEAD_SIZE ((Py_ssize_t)(2 * sizeof(uintptr_t)))
 
+/* The module slot that declares the extension needs the GIL (3.13+). */
+#if PY_VERSION_HEX >= 0x030D0000
+#define MEL_MOD_GIL_SLOT {Py_mod_gil, Py_MOD_GIL_USED},
+#else
+#define MEL_MOD_GIL_SLOT
+#endif
+
 /* ---- dict keys (pycore_dict.h) ---------------------------------------- */
 
 #if PY_VERSION_HEX >= 0x030B0000
-/* 3.11, 3.12, 3.13 (default build): struct _dictkeysobject. */
+/* 3.11 to 3.15 (default build): struct _dictkeysobject. */
 typedef struct mel_dictkeys {
     Py_ssize_t dk_refcnt;
     uint8_t dk_log2_size;
@@ -42,8 +59,6 @@ typedef struct mel_dictkeys {
     Py_ssize_t dk_nentries;
     char dk_indices[];
 } mel_dictkeys;
-#define MEL_DICT_KEYS_GENERAL 0
-#define MEL_DICTKEYS_HEADER 32
 #else
 /* 3.10: struct _dictkeysobject. */
 typedef struct mel_dictkeys {
@@ -54,87 +69,75 @@ typedef struct mel_dictkeys {
     Py_ssize_t dk_nentries;
     char dk_indices[];
 } mel_dictkeys;
-#define MEL_DICTKEYS_HEADER 40
 #endif
 
-/* PyDictKeyEntry and PyDictUnicodeEntry. */
-typedef struct mel_dict_entry {
-    Py_hash_t me_hash;
-    PyObject *me_key;
-    PyObject *me_value;
-} mel_dict_entry;
-typedef struct mel_dict_uentry {
-    PyObject *me_key;
-    PyObject *me_value;
-} mel_dict_uentry;
+/* ---- what the rest of the scanner calls ---------------------------------
+ * Every function runs with the GIL held, runs no Python code and leaves no
+ * exception set. */
 
-/* 3.13 struct _dictvalues: a 4-byte header, then the values; the
- * insertion-order bytes follow values[capacity]. */
-#if PY_VERSION_HEX >= 0x030D0000
-typedef struct mel_dictvalues {
-    uint8_t capacity;
-    uint8_t size;
-    uint8_t embedded;
-    uint8_t valid;
-    PyObject *values[1];
-} mel_dictvalues;
-#endif
+/* The instance attributes of op that a dict does not show by itself.
+ *   keys, values, n: the class's shared keys and op's managed values (3.11+,
+ *     not materialized as a dict): values[i] is the attribute named by
+ *     mel_keys_name(keys, i) when not NULL; n slots (0 when there are none
+ *     to read as name, value pairs).
+ *   dict: op's materialized __dict__ when tp_traverse would not list it
+ *     (3.13+: a dict made by obj.__dict__ or vars(obj) that still shares the
+ *     inline values, which tp_traverse visits instead); else NULL.  When set,
+ *     n is 0 and values/nvalues name the values tp_traverse lists in its
+ *     place (to be dropped: the dict lists them). */
+typedef struct mel_attrs {
+    mel_dictkeys *keys;
+    PyObject **values;
+    Py_ssize_t n;       /* slots to read as name, value pairs */
+    Py_ssize_t nvalues; /* slots of values that tp_traverse visits */
+    PyObject *dict;     /* borrowed */
+} mel_attrs;
+void mel_instance_attrs(PyObject *op, mel_attrs *a);
+/* Entry i of a shared keys table: the key object. */
+PyObject *mel_keys_name(mel_dictkeys *keys, Py_ssize_t i);
 
-/* ---- interpreter frames (pycore_frame.h), 3.11+ ------------------------ */
+/* A type's __dict__ (static builtin types keep theirs in the interpreter
+ * state on 3.12+): a new reference, or NULL. */
+PyObject *mel_type_dict(PyTypeObject *t);
+/* A type's subclasses dict (borrowed), or NULL when it has none or keeps
+ * them elsewhere (3.12+ static builtin types). */
+PyObject *mel_type_subclasses(PyTypeObject *t);
 
-#if PY_VERSION_HEX >= 0x030B0000
-/* The frame object (struct _frame) starts the same way in 3.11-3.13. */
-typedef struct mel_frameobject {
-    PyObject_HEAD
-    PyObject *f_back;
-    void *f_frame; /* the _PyInterpreterFrame */
-} mel_frameobject;
+/* The object fields of a code object, in dump order, into out (room for
+ * MEL_CODE_FIELDS_MAX); returns how many (entries may be NULL). */
+#define MEL_CODE_FIELDS_MAX 12
+int mel_code_fields(PyCodeObject *co, PyObject **out);
 
-#define MEL_FRAME_OWNED_BY_FRAME_OBJECT 2
+/* Visits what an executing frame object reaches outside its tp_traverse
+ * (3.11+): the interpreter frame's code, function, globals, builtins,
+ * locals, local variables and (3.14+) its live value stack, then the
+ * calling frame (created if needed: the interpreter frame keeps it).
+ * Returns the first nonzero visit result, else 0. */
+int mel_frame_refs(PyObject *frame, visitproc visit, void *arg);
 
-#if PY_VERSION_HEX >= 0x030C0000
-/* 3.12: f_code first; 3.13: f_executable (a code object or None). */
-typedef struct mel_iframe {
-    PyObject *f_code;
-    void *previous;
-    PyObject *f_funcobj;
-    PyObject *f_globals;
-    PyObject *f_builtins;
-    PyObject *f_locals;
-    PyObject *frame_obj;
-    void *instr_ptr;
-    int stacktop;
-    uint16_t return_offset;
-    char owner;
-    PyObject *localsplus[1];
-} mel_iframe;
-#else
-/* 3.11 */
-typedef struct mel_iframe {
-    PyObject *f_funcobj;
-    PyObject *f_globals;
-    PyObject *f_builtins;
-    PyObject *f_locals;
-    PyObject *f_code;
-    PyObject *frame_obj;
-    void *previous;
-    void *prev_instr;
-    int stacktop;
-    char is_entry; /* bool in CPython: one byte */
-    char owner;
-    PyObject *localsplus[1];
-} mel_iframe;
-#endif
-#endif /* 3.11+ */
+/* Nonzero when a str's data can be read (always on 3.12+). */
+int mel_str_ready(PyObject *s);
 
-/* ---- managed dict pre-header (pycore_object.h) ------------------------- */
+/* ---- sizes (docs/format.md, Sizes) ------------------------------------ */
 
-#if PY_VERSION_HEX >= 0x030C0000
-#define MEL_PREHEADER_FLAGS (Py_TPFLAGS_MANAGED_DICT | Py_TPFLAGS_MANAGED_WEAKREF)
-#elif PY_VERSION_HEX >= 0x030B0000
-#define MEL_PREHEADER_FLAGS Py_TPFLAGS_MANAGED_DICT
-#else
-#define MEL_PREHEADER_FLAGS 0
-#endif
+/* GC header and managed-dict/weakref words in front of op. */
+Py_ssize_t mel_preheader_size(PyObject *op);
+/* Bytes of op's managed values that its own block does not show (3.11 and
+ * 3.12: the separate values block; 3.13+: the inline area). */
+Py_ssize_t mel_managed_values_size(PyObject *op);
+/* A dict keys table (_PyDict_KeysSize). */
+Py_ssize_t mel_keys_size(mel_dictkeys *k);
+/* A dict: its struct, its own keys table and its own values block. */
+Py_ssize_t mel_dict_size(PyObject *op);
+/* An int (or subclass).  is_static: op lives in a loaded image. */
+Py_ssize_t mel_int_size(PyObject *op, int is_static);
+/* A str (or subclass), with its cached UTF-8 and wchar_t copies. */
+Py_ssize_t mel_str_size(PyObject *op);
+/* A code object with its co_extra block. */
+Py_ssize_t mel_code_size(PyObject *op);
+
+/* From _scanner_size.c, used by the sizes above. */
+Py_ssize_t mel_var_size(PyTypeObject *tp, Py_ssize_t n);
+Py_ssize_t mel_generic_size(PyObject *op);
 
 #endif

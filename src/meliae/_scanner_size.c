@@ -13,8 +13,8 @@
  *   4. the generic basicsize + itemsize * len formula, which is also used
  *      for classes whose __sizeof__ is written in Python (never called).
  * Then the pre-header (GC header, managed dict/weakref words) and the
- * instance's managed values (3.11/3.12 separate block, 3.13 inline area)
- * are added.  Static objects (in a loaded ELF image) keep their struct size.
+ * instance's managed values (3.11/3.12 separate block, 3.13+ inline area)
+ * are added (the layouts of each version are read in _scanner_compat.c).  Static objects (in a loaded ELF image) keep their struct size.
  *
  * Only steps 1 and 3 run code outside this file; step 3 creates one int
  * object per call (for the types listed there only).
@@ -253,22 +253,9 @@ static Py_ssize_t round8(Py_ssize_t n)
     return (n + 7) & ~(Py_ssize_t)7;
 }
 
-/* Bytes before the object in its block: GC header and managed words. */
-static Py_ssize_t preheader(PyObject *op)
-{
-    PyTypeObject *tp = Py_TYPE(op);
-    Py_ssize_t n = 0;
-
-    if (PyObject_IS_GC(op))
-        n += MEL_GC_HEAD_SIZE;
-    if (tp->tp_flags & MEL_PREHEADER_FLAGS)
-        n += 2 * (Py_ssize_t)sizeof(PyObject *);
-    return n;
-}
-
 /* basicsize + itemsize * n, with the hidden extra item of PyType_GenericAlloc
  * for var-sized heap types (rounded to a pointer, as that allocation is). */
-static Py_ssize_t var_size(PyTypeObject *tp, Py_ssize_t n)
+Py_ssize_t mel_var_size(PyTypeObject *tp, Py_ssize_t n)
 {
     Py_ssize_t size;
 
@@ -280,270 +267,16 @@ static Py_ssize_t var_size(PyTypeObject *tp, Py_ssize_t n)
     return size;
 }
 
-static Py_ssize_t generic_size(PyObject *op)
+Py_ssize_t mel_generic_size(PyObject *op)
 {
     PyTypeObject *tp = Py_TYPE(op);
 
     if (tp->tp_itemsize)
-        return var_size(tp, Py_SIZE(op));
+        return mel_var_size(tp, Py_SIZE(op));
     return tp->tp_basicsize;
 }
 
-/* Size of a dict keys table (_PyDict_KeysSize). */
-static Py_ssize_t keys_size(mel_dictkeys *k)
-{
-#if PY_VERSION_HEX >= 0x030B0000
-    Py_ssize_t slots = (Py_ssize_t)1 << k->dk_log2_size;
-    Py_ssize_t usable = (slots << 1) / 3;
-    Py_ssize_t es = k->dk_kind == MEL_DICT_KEYS_GENERAL ? (Py_ssize_t)sizeof(mel_dict_entry)
-                                                        : (Py_ssize_t)sizeof(mel_dict_uentry);
-    return MEL_DICTKEYS_HEADER + ((Py_ssize_t)1 << k->dk_log2_index_bytes) + usable * es;
-#else
-    Py_ssize_t slots = k->dk_size;
-    Py_ssize_t usable = (slots << 1) / 3;
-    Py_ssize_t ix = slots <= 0xff ? 1 : slots <= 0xffff ? 2 : slots <= 0xffffffffLL ? 4 : 8;
-    return MEL_DICTKEYS_HEADER + ix * slots + usable * (Py_ssize_t)sizeof(mel_dict_entry);
-#endif
-}
-
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030D0000
-/* A 3.11/3.12 values block (new_values): prefix + 8*s, where the prefix
- * byte values[-1] = round8(s + 2).  s itself is not stored: it was the
- * class's shared-keys usable size when the block was made.  That size only
- * shrinks, so the class's current size, clamped to what the prefix allows,
- * is exact in steady state and at most 56 bytes off for a class's first
- * few dozen instances. */
-static Py_ssize_t values_block_size(PyObject **values, mel_dictkeys *keys)
-{
-    Py_ssize_t prefix = ((uint8_t *)values)[-1];
-    Py_ssize_t s = keys ? keys->dk_nentries + keys->dk_usable : prefix - 2;
-
-    if (s > prefix - 2)
-        s = prefix - 2;
-    if (s < prefix - 9)
-        s = prefix - 9;
-    if (s < 0)
-        s = 0;
-    return prefix + 8 * s;
-}
-#endif
-
-#if PY_VERSION_HEX >= 0x030D0000
-/* A 3.13 values area (_PyInlineValuesSize): round8(s) + 8*(s+1).  The area
- * was sized with the usable size before this instance's decrement, which
- * happened (s = capacity + 1) while the class's keys still had more than
- * one usable slot; in steady state s = capacity. */
-static Py_ssize_t values313_size(const mel_dictvalues *v, mel_dictkeys *keys, int inline_area)
-{
-    Py_ssize_t s = v->capacity;
-
-    if (inline_area && keys && keys->dk_usable > 1)
-        s++;
-    return round8(s) + 8 * (s + 1);
-}
-#endif
-
-PyObject *mel_keys_name(mel_dictkeys *keys, Py_ssize_t i)
-{
-#if PY_VERSION_HEX >= 0x030B0000
-    char *entries = keys->dk_indices + ((size_t)1 << keys->dk_log2_index_bytes);
-    if (keys->dk_kind == MEL_DICT_KEYS_GENERAL)
-        return ((mel_dict_entry *)entries)[i].me_key;
-    return ((mel_dict_uentry *)entries)[i].me_key;
-#else
-    (void)keys;
-    (void)i;
-    return NULL;
-#endif
-}
-
-Py_ssize_t mel_managed_values(PyObject *op, mel_dictkeys **keys, PyObject ***values)
-{
-#if PY_VERSION_HEX >= 0x030B0000
-    PyTypeObject *tp = Py_TYPE(op);
-    mel_dictkeys *k;
-    Py_ssize_t n;
-
-    *keys = NULL;
-    *values = NULL;
-    if (!(tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) || !(tp->tp_flags & Py_TPFLAGS_HEAPTYPE))
-        return 0;
-    k = (mel_dictkeys *)((PyHeapTypeObject *)tp)->ht_cached_keys;
-    if (!k)
-        return 0;
-    n = k->dk_nentries;
-#if PY_VERSION_HEX >= 0x030D0000
-    /* 3.13: inline values right after the object, valid until a dict takes
-     * over (Include/internal/pycore_object.h, _PyObject_InlineValues). */
-    if (!(tp->tp_flags & Py_TPFLAGS_INLINE_VALUES))
-        return 0;
-    {
-        mel_dictvalues *v = (mel_dictvalues *)((char *)op + tp->tp_basicsize);
-        if (!v->valid)
-            return 0;
-        if (n > v->capacity)
-            n = v->capacity;
-        *values = v->values;
-    }
-#elif PY_VERSION_HEX >= 0x030C0000
-    /* 3.12: word -3 is a tagged pointer; low bit set = values - 1. */
-    {
-        uintptr_t dorv = ((uintptr_t *)op)[-3];
-        if (!(dorv & 1))
-            return 0;
-        *values = (PyObject **)(dorv + 1);
-    }
-#else
-    /* 3.11: word -4 is the values pointer (NULL once a dict exists). */
-    {
-        PyObject **v = ((PyObject ***)op)[-4];
-        if (!v)
-            return 0;
-        *values = v;
-    }
-#endif
-    *keys = k;
-    return n;
-#else
-    (void)op;
-    *keys = NULL;
-    *values = NULL;
-    return 0;
-#endif
-}
-
-/* Bytes of the instance's managed values that its own block does not show
- * (3.11/3.12: the separate block; 3.13: the inline area). */
-static Py_ssize_t managed_values_size(PyObject *op)
-{
-#if PY_VERSION_HEX >= 0x030B0000
-    PyTypeObject *tp = Py_TYPE(op);
-    mel_dictkeys *k;
-
-    if (!(tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) || !(tp->tp_flags & Py_TPFLAGS_HEAPTYPE))
-        return 0;
-    k = (mel_dictkeys *)((PyHeapTypeObject *)tp)->ht_cached_keys;
-#if PY_VERSION_HEX >= 0x030D0000
-    if (!(tp->tp_flags & Py_TPFLAGS_INLINE_VALUES))
-        return 0;
-    /* The area stays allocated even when a dict took over (valid = 0). */
-    return values313_size((mel_dictvalues *)((char *)op + tp->tp_basicsize), k, 1);
-#else
-    {
-        PyObject **values;
-#if PY_VERSION_HEX >= 0x030C0000
-        uintptr_t dorv = ((uintptr_t *)op)[-3];
-        if (!(dorv & 1))
-            return 0;
-        values = (PyObject **)(dorv + 1);
-#else
-        values = ((PyObject ***)op)[-4];
-        if (!values)
-            return 0;
-#endif
-        return values_block_size(values, k);
-    }
-#endif
-#else
-    (void)op;
-    return 0;
-#endif
-}
-
 /* ---- built-in layouts ----------------------------------------------------*/
-
-static Py_ssize_t int_size(PyObject *op, int is_static)
-{
-    /* 3.10/3.11: ob_size (sign and digit count); 3.12+: lv_tag, digit count
-     * in the bits above 3.  Both are the word after the header. */
-#if PY_VERSION_HEX >= 0x030C0000
-    Py_ssize_t nd = (Py_ssize_t)(((uintptr_t *)op)[2] >> 3);
-#else
-    Py_ssize_t nd = Py_SIZE(op) < 0 ? -Py_SIZE(op) : Py_SIZE(op);
-#endif
-    PyTypeObject *tp = Py_TYPE(op);
-
-    if (tp == &PyLong_Type || tp == &PyBool_Type) {
-#if PY_VERSION_HEX >= 0x030B0000
-        Py_ssize_t size = tp->tp_basicsize + 4 * (nd < 1 ? 1 : nd);
-#else
-        Py_ssize_t size = tp->tp_basicsize + 4 * nd;
-#endif
-#if PY_VERSION_HEX >= 0x030B0000
-        /* One-digit ints made at run time come from _PyLong_FromMedium
-         * (3.11+), which requests sizeof(PyLongObject) = 32. */
-        if (nd == 1 && !is_static && tp == &PyLong_Type)
-            size = 32;
-#else
-        (void)is_static;
-#endif
-        return size;
-    }
-    return var_size(tp, nd < 1 ? 1 : nd);
-}
-
-static Py_ssize_t str_size(PyObject *op)
-{
-    Py_ssize_t size;
-    Py_ssize_t len = PyUnicode_GET_LENGTH(op);
-    PyASCIIObject *a = (PyASCIIObject *)op;
-
-#if PY_VERSION_HEX < 0x030C0000
-    if (!PyUnicode_IS_READY(op)) {
-        size = Py_TYPE(op)->tp_basicsize;
-        if (a->wstr)
-            size += (((PyCompactUnicodeObject *)op)->wstr_length + 1) * (Py_ssize_t)sizeof(wchar_t);
-        return size;
-    }
-#endif
-    if (PyUnicode_IS_COMPACT_ASCII(op)) {
-        size = (Py_ssize_t)sizeof(PyASCIIObject) + len + 1;
-    } else if (PyUnicode_IS_COMPACT(op)) {
-        size = (Py_ssize_t)sizeof(PyCompactUnicodeObject) + (len + 1) * PyUnicode_KIND(op);
-    } else {
-        /* Legacy layout (str subclasses): the header is the subclass's own
-         * basicsize (it may carry slots), the data a separate block. */
-        size = Py_TYPE(op)->tp_basicsize;
-        if (((PyUnicodeObject *)op)->data.any)
-            size += (len + 1) * PyUnicode_KIND(op);
-    }
-    if (!PyUnicode_IS_COMPACT_ASCII(op)) {
-        PyCompactUnicodeObject *c = (PyCompactUnicodeObject *)op;
-        if (c->utf8 && c->utf8 != PyUnicode_DATA(op))
-            size += c->utf8_length + 1;
-    }
-#if PY_VERSION_HEX < 0x030C0000
-    if (a->wstr && (void *)a->wstr != PyUnicode_DATA(op))
-        size += (((PyCompactUnicodeObject *)op)->wstr_length + 1) * (Py_ssize_t)sizeof(wchar_t);
-#else
-    (void)a;
-#endif
-    return size;
-}
-
-static Py_ssize_t dict_size(PyObject *op)
-{
-    PyDictObject *mp = (PyDictObject *)op;
-    mel_dictkeys *k = (mel_dictkeys *)mp->ma_keys;
-    Py_ssize_t size = Py_TYPE(op)->tp_basicsize;
-
-    if (mp->ma_values) {
-#if PY_VERSION_HEX >= 0x030D0000
-        mel_dictvalues *v = (mel_dictvalues *)mp->ma_values;
-        /* Embedded values belong to the instance's block. */
-        if (!v->embedded)
-            size += values313_size(v, k, 0);
-#elif PY_VERSION_HEX >= 0x030B0000
-        size += values_block_size((PyObject **)mp->ma_values, k);
-#else
-        size += ((k->dk_size << 1) / 3) * (Py_ssize_t)sizeof(PyObject *);
-#endif
-    }
-    /* Shared keys belong to the class (counted there); own keys here. */
-    if (k && k->dk_refcnt == 1)
-        size += keys_size(k);
-    return size;
-}
 
 static Py_ssize_t type_size(PyObject *op)
 {
@@ -560,28 +293,13 @@ static Py_ssize_t type_size(PyObject *op)
     {
         mel_dictkeys *k = (mel_dictkeys *)((PyHeapTypeObject *)t)->ht_cached_keys;
         if (k)
-            size += keys_size(k);
+            size += mel_keys_size(k);
     }
     /* The heap copy of the docstring (type_new_set_doc). */
     if (t->tp_doc)
         size += (Py_ssize_t)strlen(t->tp_doc) + 1;
     return size;
 }
-
-#if PY_VERSION_HEX >= 0x030B0000
-static Py_ssize_t code_size(PyObject *op)
-{
-    PyCodeObject *co = (PyCodeObject *)op;
-    Py_ssize_t size = round8(Py_TYPE(op)->tp_basicsize + Py_TYPE(op)->tp_itemsize * Py_SIZE(op));
-
-    /* co_extra: _PyCodeObjectExtra {Py_ssize_t ce_size; void *ce_extras[1];} */
-    if (co->co_extra) {
-        Py_ssize_t n = *(Py_ssize_t *)co->co_extra;
-        size += (Py_ssize_t)sizeof(Py_ssize_t) + (n > 0 ? n : 1) * (Py_ssize_t)sizeof(void *);
-    }
-    return size;
-}
-#endif
 
 static Py_ssize_t module_size(PyObject *op)
 {
@@ -626,10 +344,10 @@ Py_ssize_t mel_size_of(PyObject *op)
             }
         }
         if (size >= 0)
-            return size + preheader(op) + managed_values_size(op);
+            return size + mel_preheader_size(op) + mel_managed_values_size(op);
     }
     if (PyType_Check(op))
-        return type_size(op) + (is_static ? 0 : preheader(op));
+        return type_size(op) + (is_static ? 0 : mel_preheader_size(op));
     /* Subclasses of the computed built-ins that bring their own C-level
      * __sizeof__ (OrderedDict, ...) are sized by it. */
     if (!is_computed_builtin(tp)) {
@@ -637,15 +355,15 @@ Py_ssize_t mel_size_of(PyObject *op)
         if (slot->strategy == ST_CMETHOD) {
             size = call_size(slot->descr, op);
             if (size >= 0)
-                return size + preheader(op) + managed_values_size(op);
+                return size + mel_preheader_size(op) + mel_managed_values_size(op);
         }
     }
     if (PyLong_Check(op))
-        size = int_size(op, is_static);
+        size = mel_int_size(op, is_static);
     else if (PyUnicode_Check(op))
-        size = str_size(op);
+        size = mel_str_size(op);
     else if (PyDict_Check(op))
-        size = dict_size(op);
+        size = mel_dict_size(op);
     else if (PyList_Check(op))
         size = tp->tp_basicsize + ((PyListObject *)op)->allocated * (Py_ssize_t)sizeof(PyObject *);
     else if (PyAnySet_Check(op)) {
@@ -657,14 +375,12 @@ Py_ssize_t mel_size_of(PyObject *op)
         size = tp->tp_basicsize + ((PyByteArrayObject *)op)->ob_alloc;
     else if (PyTuple_Check(op) || PyBytes_Check(op) || PyFrame_Check(op) || PyGen_Check(op) ||
              PyCoro_CheckExact(op) || PyFloat_Check(op) || PyComplex_Check(op))
-        size = generic_size(op);
+        size = mel_generic_size(op);
     else if (PyModule_Check(op))
         size = module_size(op);
-#if PY_VERSION_HEX >= 0x030B0000
     else if (PyCode_Check(op))
-        size = code_size(op);
-#endif
+        size = mel_code_size(op);
     else
-        size = generic_size(op);
-    return size + preheader(op) + managed_values_size(op);
+        size = mel_generic_size(op);
+    return size + mel_preheader_size(op) + mel_managed_values_size(op);
 }
