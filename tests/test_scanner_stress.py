@@ -335,12 +335,14 @@ def test_stdlib_objects_without_tp_traverse(tmp_path: Path) -> None:
         ba = bytearray(b"y" * 5000)
         big = range(10 ** 30, 10 ** 31, 7)
         things = [h, z, ep, ba, big]
-        for t in things:
-            assert not type(t).__flags__ & HAVE_GC, type(t)
+        # zlib's compressor became a GC type (it holds its zdict) in 3.14.
+        no_gc = [t for t in things if not type(t).__flags__ & HAVE_GC]
+        assert len(no_gc) >= 4, [type(t) for t in things]
         objs = check_dump(dump_bytes())
-        for t in things[:4]:
+        for t in no_gc:
             o = objs[id(t)]
-            assert o["refs"] == [], o
+            if t is not big:
+                assert o["refs"] == [], o
         for t in things:
             o = objs[id(t)]
             assert o["size"] >= sys.getsizeof(t), (o, sys.getsizeof(t))

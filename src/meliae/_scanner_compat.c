@@ -13,12 +13,14 @@
  *         ints keep their digit count in lv_tag; str has no wstr.
  *   3.13  values inline after the object (capacity, embedded and valid
  *         bytes before them); a materialized __dict__ can share them, and
- *         tp_traverse then lists the values, not the dict.
+ *         tp_traverse then lists the values, not the dict (3.14+ lists the
+ *         dict).
  *   3.14  frames hold _PyStackRef (tagged words) for the code, the function
  *         and every local and stack slot, and keep a stack pointer that is
  *         saved before every call that can run the GC.
  *   3.15  stack references gain an "invalid" tag (2); the frame owners lose
- *         FRAME_OWNED_BY_CSTACK.  Nothing else the scanner reads moved.
+ *         FRAME_OWNED_BY_CSTACK; a bytearray's buffer is a private bytes
+ *         object.  Nothing else the scanner reads moved.
  */
 #include "_scanner.h"
 
@@ -160,8 +162,9 @@ void mel_instance_attrs(PyObject *op, mel_attrs *a)
 #if PY_VERSION_HEX >= 0x030D0000
     /* 3.13+: inline values right after the object, valid until a dict
      * takes them over (pycore_object.h, _PyObject_InlineValues).  A dict
-     * made for __dict__ meanwhile points at them (embedded) and tp_traverse
-     * (PyObject_VisitManagedDict) lists the values, not the dict. */
+     * made for __dict__ meanwhile points at them (embedded); on 3.13
+     * tp_traverse (PyObject_VisitManagedDict) lists the values, not that
+     * dict. */
     if (!(tp->tp_flags & Py_TPFLAGS_INLINE_VALUES))
         return;
     {
@@ -169,6 +172,11 @@ void mel_instance_attrs(PyObject *op, mel_attrs *a)
         PyObject *d = ((PyObject **)op)[MEL_MANAGED_DICT_WORD];
         if (!v->valid)
             return;
+#if PY_VERSION_HEX >= 0x030E0000
+        /* 3.14+: tp_traverse lists such a dict itself, not the values. */
+        if (d)
+            return;
+#endif
         if (n > v->capacity)
             n = v->capacity;
         a->keys = k;
@@ -569,6 +577,22 @@ Py_ssize_t mel_str_size(PyObject *op)
         size += (((PyCompactUnicodeObject *)op)->wstr_length + 1) * (Py_ssize_t)sizeof(wchar_t);
 #else
     (void)a;
+#endif
+    return size;
+}
+
+Py_ssize_t mel_bytearray_size(PyObject *op)
+{
+    PyByteArrayObject *b = (PyByteArrayObject *)op;
+    Py_ssize_t size = Py_TYPE(op)->tp_basicsize;
+
+#if PY_VERSION_HEX >= 0x030F0000
+    /* 3.15: the buffer is a private bytes object (ob_bytes_object, never
+     * listed by any traverse); the empty one is the shared singleton. */
+    if (b->ob_bytes_object && Py_SIZE(b->ob_bytes_object) > 0)
+        size += PyBytes_Type.tp_basicsize + Py_SIZE(b->ob_bytes_object);
+#else
+    size += b->ob_alloc;
 #endif
     return size;
 }

@@ -81,7 +81,7 @@ typedef struct mel_dictkeys {
  *     mel_keys_name(keys, i) when not NULL; n slots (0 when there are none
  *     to read as name, value pairs).
  *   dict: op's materialized __dict__ when tp_traverse would not list it
- *     (3.13+: a dict made by obj.__dict__ or vars(obj) that still shares the
+ *     (3.13: a dict made by obj.__dict__ or vars(obj) that still shares the
  *     inline values, which tp_traverse visits instead); else NULL.  When set,
  *     n is 0 and values/nvalues name the values tp_traverse lists in its
  *     place (to be dropped: the dict lists them). */
@@ -133,6 +133,8 @@ Py_ssize_t mel_dict_size(PyObject *op);
 Py_ssize_t mel_int_size(PyObject *op, int is_static);
 /* A str (or subclass), with its cached UTF-8 and wchar_t copies. */
 Py_ssize_t mel_str_size(PyObject *op);
+/* A bytearray (or subclass) with its buffer. */
+Py_ssize_t mel_bytearray_size(PyObject *op);
 /* A code object with its co_extra block. */
 Py_ssize_t mel_code_size(PyObject *op);
 

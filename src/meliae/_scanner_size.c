@@ -372,7 +372,7 @@ Py_ssize_t mel_size_of(PyObject *op)
         if (so->table != so->smalltable)
             size += (so->mask + 1) * (Py_ssize_t)sizeof(setentry);
     } else if (PyByteArray_Check(op))
-        size = tp->tp_basicsize + ((PyByteArrayObject *)op)->ob_alloc;
+        size = mel_bytearray_size(op);
     else if (PyTuple_Check(op) || PyBytes_Check(op) || PyFrame_Check(op) || PyGen_Check(op) ||
              PyCoro_CheckExact(op) || PyFloat_Check(op) || PyComplex_Check(op))
         size = mel_generic_size(op);
