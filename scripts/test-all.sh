@@ -237,7 +237,7 @@ fuzz() {
     make -s fuzz FUZZ_SECONDS="$FUZZ_SECONDS"
 }
 
-SAN_TESTS="test_scanner.py test_scanner_sizes.py test_scanner_stress.py test_security.py"
+SAN_TESTS="test_scanner.py test_scanner_sizes.py test_scanner_stress.py test_security.py test_instance_dicts.py"
 
 step c-asan make -s check-c WERROR=-Werror
 step c-valgrind make -s valgrind
