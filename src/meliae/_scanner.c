@@ -244,7 +244,7 @@ static int collect_refs(walker *w, PyObject *op, size_t *kv)
 
     w->nrefs = 0;
     *kv = 0;
-    if (PyDict_Check(op)) {
+    if (mel_any_dict(op)) {
         Py_ssize_t pos = 0;
         PyObject *k, *v;
         size_t pairs = 0;
@@ -256,7 +256,7 @@ static int collect_refs(walker *w, PyObject *op, size_t *kv)
         *kv = pairs;
         /* Subclasses: their own slots, __dict__ and type come from
          * tp_traverse, which repeats the values (harmless, documented). */
-        if (!PyDict_CheckExact(op) && tp->tp_traverse && tp->tp_traverse(op, visit_ref, w) != 0)
+        if (!mel_any_dict_exact(op) && tp->tp_traverse && tp->tp_traverse(op, visit_ref, w) != 0)
             return -1;
         return 0;
     }
@@ -497,7 +497,7 @@ static int write_record(walker *w, mel_writer *wr, PyObject *op, size_t kv)
         o.len = PyList_GET_SIZE(op);
     } else if (PyAnySet_Check(op)) {
         o.len = PySet_GET_SIZE(op);
-    } else if (PyDict_Check(op)) {
+    } else if (mel_any_dict(op)) {
         o.len = PyDict_GET_SIZE(op);
     } else if (PyByteArray_Check(op)) {
         o.len = PyByteArray_GET_SIZE(op);

@@ -20,10 +20,12 @@
  *         saved before every call that can run the GC.
  *   3.15  stack references gain an "invalid" tag (2); the frame owners lose
  *         FRAME_OWNED_BY_CSTACK; a bytearray's buffer is a private bytes
- *         object.  Nothing else the scanner reads moved.
+ *         object; frozendict is a dict layout of its own type.  Nothing
+ *         else the scanner reads moved.
  */
 #include "_scanner.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* ---- mirrors of private structs ---------------------------------------- */
@@ -364,6 +366,34 @@ int mel_frame_refs(PyObject *op, visitproc visit, void *arg)
     return 0;
 }
 
+int mel_any_dict(PyObject *op)
+{
+#if PY_VERSION_HEX >= 0x030F0000
+    return PyDict_Check(op) || PyFrozenDict_Check(op);
+#else
+    return PyDict_Check(op);
+#endif
+}
+
+int mel_any_dict_exact(PyObject *op)
+{
+#if PY_VERSION_HEX >= 0x030F0000
+    return PyDict_CheckExact(op) || PyFrozenDict_CheckExact(op);
+#else
+    return PyDict_CheckExact(op);
+#endif
+}
+
+int mel_type_is_frozendict(PyTypeObject *t)
+{
+#if PY_VERSION_HEX >= 0x030F0000
+    return t == &PyFrozenDict_Type;
+#else
+    (void)t;
+    return 0;
+#endif
+}
+
 int mel_str_ready(PyObject *s)
 {
 #if PY_VERSION_HEX < 0x030C0000
@@ -579,6 +609,40 @@ Py_ssize_t mel_str_size(PyObject *op)
     (void)a;
 #endif
     return size;
+}
+
+Py_ssize_t mel_frame_like_size(PyObject *op)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    /* 3.11+: these objects carry an interpreter frame whose slots (locals
+     * and value stack) are allocated with the object, co_nlocalsplus +
+     * co_stacksize of them (_PyFrame_NumSlotsForCodeObject); they have no
+     * ob_size to read the count from. */
+    PyTypeObject *tp = Py_TYPE(op);
+    PyObject *code;
+    Py_ssize_t slots = 0;
+
+    if (PyFrame_Check(op)) {
+        code = (PyObject *)PyFrame_GetCode((PyFrameObject *)op);
+    } else {
+#if PY_VERSION_HEX >= 0x030C0000
+        /* The frame is the struct's last member: tp_basicsize ends where
+         * its localsplus begins. */
+        mel_iframe *fr = (mel_iframe *)((char *)op + tp->tp_basicsize -
+                                        (Py_ssize_t)offsetof(mel_iframe, localsplus));
+        code = FRAME_SLOT(fr->f_executable);
+#else
+        code = (PyObject *)((PyGenObject *)op)->gi_code; /* cr_code, ag_code alike */
+#endif
+        Py_XINCREF(code);
+    }
+    if (code && PyCode_Check(code))
+        slots = ((PyCodeObject *)code)->co_nlocalsplus + ((PyCodeObject *)code)->co_stacksize;
+    Py_XDECREF(code);
+    return tp->tp_basicsize + slots * tp->tp_itemsize;
+#else
+    return mel_generic_size(op);
+#endif
 }
 
 Py_ssize_t mel_bytearray_size(PyObject *op)

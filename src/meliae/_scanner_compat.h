@@ -115,6 +115,13 @@ int mel_code_fields(PyCodeObject *co, PyObject **out);
  * Returns the first nonzero visit result, else 0. */
 int mel_frame_refs(PyObject *frame, visitproc visit, void *arg);
 
+/* dict or, 3.15+, frozendict (same layout, PyDict_Next reads both). */
+int mel_any_dict(PyObject *op);
+/* Exactly dict or frozendict (no subclass). */
+int mel_any_dict_exact(PyObject *op);
+/* The frozendict type (3.15+). */
+int mel_type_is_frozendict(PyTypeObject *t);
+
 /* Nonzero when a str's data can be read (always on 3.12+). */
 int mel_str_ready(PyObject *s);
 
@@ -133,6 +140,9 @@ Py_ssize_t mel_dict_size(PyObject *op);
 Py_ssize_t mel_int_size(PyObject *op, int is_static);
 /* A str (or subclass), with its cached UTF-8 and wchar_t copies. */
 Py_ssize_t mel_str_size(PyObject *op);
+/* A frame object, generator, coroutine or async generator with its frame
+ * slots (3.11+ sizes them from the code object: there is no ob_size). */
+Py_ssize_t mel_frame_like_size(PyObject *op);
 /* A bytearray (or subclass) with its buffer. */
 Py_ssize_t mel_bytearray_size(PyObject *op);
 /* A code object with its co_extra block. */

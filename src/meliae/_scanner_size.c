@@ -187,7 +187,7 @@ static int is_computed_builtin(PyTypeObject *t)
            t == &PyBytes_Type || t == &PyType_Type || t == &PyCode_Type ||
            t == &PyFrame_Type || t == &PyGen_Type || t == &PyCoro_Type ||
            t == &PyAsyncGen_Type || t == &PyModule_Type || t == &PyFloat_Type ||
-           t == &PyComplex_Type || t == &PyBaseObject_Type;
+           t == &PyComplex_Type || t == &PyBaseObject_Type || mel_type_is_frozendict(t);
 }
 
 /* Finds or fills the strategy of tp.  Falls back to ST_GENERIC when the
@@ -362,7 +362,7 @@ Py_ssize_t mel_size_of(PyObject *op)
         size = mel_int_size(op, is_static);
     else if (PyUnicode_Check(op))
         size = mel_str_size(op);
-    else if (PyDict_Check(op))
+    else if (mel_any_dict(op))
         size = mel_dict_size(op);
     else if (PyList_Check(op))
         size = tp->tp_basicsize + ((PyListObject *)op)->allocated * (Py_ssize_t)sizeof(PyObject *);
@@ -373,8 +373,10 @@ Py_ssize_t mel_size_of(PyObject *op)
             size += (so->mask + 1) * (Py_ssize_t)sizeof(setentry);
     } else if (PyByteArray_Check(op))
         size = mel_bytearray_size(op);
-    else if (PyTuple_Check(op) || PyBytes_Check(op) || PyFrame_Check(op) || PyGen_Check(op) ||
-             PyCoro_CheckExact(op) || PyFloat_Check(op) || PyComplex_Check(op))
+    else if (PyFrame_Check(op) || PyGen_Check(op) || PyCoro_CheckExact(op) ||
+             PyAsyncGen_CheckExact(op))
+        size = mel_frame_like_size(op);
+    else if (PyTuple_Check(op) || PyBytes_Check(op) || PyFloat_Check(op) || PyComplex_Check(op))
         size = mel_generic_size(op);
     else if (PyModule_Check(op))
         size = module_size(op);
